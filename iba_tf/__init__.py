@@ -1,0 +1,56 @@
+"""iba_tf: Per-Sample Information Bottleneck attribution for TensorFlow 1 / Keras models.
+
+The framework-free parts (``WelfordEstimator``, ``to_saliency_map``, ``plot_saliency_map`` and
+the small helpers) import no TensorFlow. The TensorFlow classes are loaded on first use, so
+that ``import iba_tf`` stays cheap and the optional PyTorch port never loads TensorFlow.
+
+Example:
+    >>> from iba_tf import IBALayer, to_saliency_map, plot_saliency_map
+"""
+import importlib
+
+from .plotting import plot_saliency_map
+from .saliency import to_saliency_map
+from .utils import get_tqdm, ifnone, to_unit_interval
+from .welford import WelfordEstimator
+
+__version__ = "0.1.0"
+
+_TENSORFLOW_NAMES = {
+    "IBALayer": "iba_tf.tensorflow_v1",
+    "TFWelfordEstimator": "iba_tf.tensorflow_v1",
+    "model_wo_softmax": "iba_tf.tensorflow_v1",
+    "custom_objects": "iba_tf.tensorflow_v1",
+}
+
+__all__ = ["WelfordEstimator", "to_saliency_map", "plot_saliency_map", "get_tqdm", "ifnone",
+           "to_unit_interval"] + sorted(_TENSORFLOW_NAMES)
+
+
+def _register_with_keras(keras_module):
+    """Lets ``keras.models.load_model`` find IBALayer once keras is imported."""
+    import sys
+    if __name__ + ".tensorflow_v1" in sys.modules:
+        return  # it is being imported (and imported keras): it registers itself when done
+    from .tensorflow_v1 import custom_objects
+    keras_module.utils.get_custom_objects().update(custom_objects())
+
+
+try:
+    # wrapt comes with TensorFlow; it calls the hook when keras is imported, or at once if it
+    # already is, so registering needs no TensorFlow import here.
+    import wrapt
+except ImportError:  # pragma: no cover - no TensorFlow installed, so no keras to register with
+    pass
+else:
+    wrapt.register_post_import_hook(_register_with_keras, "keras")
+
+
+def __getattr__(name):
+    if name in _TENSORFLOW_NAMES:
+        return getattr(importlib.import_module(_TENSORFLOW_NAMES[name]), name)
+    raise AttributeError("module 'iba_tf' has no attribute {!r}".format(name))
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

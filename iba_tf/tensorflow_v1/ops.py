@@ -1,0 +1,84 @@
+"""TensorFlow building blocks of the bottleneck: smoothing, noise injection, capacity, Adam.
+
+Every function here builds graph ops once; the values that change between ``analyze`` calls
+(statistics, hyperparameters) are variables or placeholders, never new constants.
+"""
+import numpy as np
+import scipy.ndimage
+import tensorflow as tf
+
+# Kernels are cut at this many standard deviations (scipy.ndimage's default).
+SMOOTHING_TRUNCATE = 4.0
+
+
+def smoothing_matrix(size, std):
+    """Returns the ``(size, size)`` matrix that Gaussian-blurs a signal of length ``size``.
+
+    Row ``i`` holds the weights output ``i`` gives to each input, for a kernel of standard
+    deviation ``std`` with reflect padding; rows sum to 1. ``std == 0`` gives the identity.
+    Blurring one axis is then a matrix product, which works for any std on any map size
+    (the kernel may be wider than the map) and keeps the blur differentiable.
+    """
+    identity = np.eye(size, dtype=np.float64)
+    if std == 0:
+        return identity.astype(np.float32)
+    blurred = scipy.ndimage.gaussian_filter1d(identity, std, axis=0, mode="reflect",
+                                              truncate=SMOOTHING_TRUNCATE)
+    return blurred.astype(np.float32)
+
+
+def smooth(x, matrices):
+    """Blurs ``x`` of shape ``(n, *spatial, c)`` along each spatial axis with its matrix."""
+    for axis, matrix in enumerate(matrices, start=1):
+        x = tf.tensordot(matrix, x, axes=[[1], [axis]])      # blurred axis moves to the front
+        permutation = list(range(1, axis + 1)) + [0] + list(range(axis + 1, x.shape.ndims))
+        x = tf.transpose(x, permutation)
+    return x
+
+
+def repeat_rows(x, times):
+    """Repeats each row of ``x`` ``times`` times: rows a, b become a, a, .., b, b, ..."""
+    tiled = tf.tile(tf.expand_dims(x, 1), tf.concat([[1, times], tf.ones_like(
+        tf.shape(x)[1:])], axis=0))
+    return tf.reshape(tiled, tf.concat([[-1], tf.shape(x)[1:]], axis=0))
+
+
+def capacity(lam, one_minus_lam, normalized_feature):
+    """KL divergence (nats) of ``N(lam * r, (1 - lam)^2)`` from ``N(0, 1)``, per neuron.
+
+    ``one_minus_lam`` is passed separately (computed as the blurred ``sigmoid(-alpha)``) so
+    that ``log(1 - lam)`` stays accurate where ``lam`` rounds to 1; it is clamped to the
+    smallest normal float so that the capacity stays finite.
+    """
+    tiny = np.finfo(np.float32).tiny
+    log_one_minus_lam = tf.log(tf.maximum(one_minus_lam, tiny))
+    return -0.5 * (1. + 2. * log_one_minus_lam - tf.square(lam * normalized_feature)
+                   - tf.square(one_minus_lam))
+
+
+def adam_update(variable, gradient, learning_rate, beta1=0.9, beta2=0.999, epsilon=1e-8):
+    """One Adam step on ``variable`` (same update as ``tf.train.AdamOptimizer``).
+
+    The moment and step-count variables are created here; :func:`adam_reset` returns the op
+    that zeroes them for a variable of a new shape. Works for variables whose first dimension
+    changes between runs.
+    """
+    def slot(name, initial, shape):
+        return tf.Variable(initial, name=name, trainable=False, use_resource=True, shape=shape,
+                           collections=[tf.GraphKeys.LOCAL_VARIABLES])
+    first_moment = slot("adam_m", tf.zeros_like(variable.initial_value), variable.shape)
+    second_moment = slot("adam_v", tf.zeros_like(variable.initial_value), variable.shape)
+    step = slot("adam_t", tf.constant(0.), ())
+
+    t = step.assign_add(1.)
+    m = first_moment.assign(beta1 * first_moment.read_value() + (1 - beta1) * gradient)
+    v = second_moment.assign(beta2 * second_moment.read_value()
+                             + (1 - beta2) * tf.square(gradient))
+    step_size = learning_rate * tf.sqrt(1 - tf.pow(beta2, t)) / (1 - tf.pow(beta1, t))
+    update = variable.assign_sub(step_size * m / (tf.sqrt(v) + epsilon))
+
+    def reset_op(like):
+        return tf.group(first_moment.assign(tf.zeros_like(like)),
+                        second_moment.assign(tf.zeros_like(like)),
+                        step.assign(0.))
+    return update, reset_op

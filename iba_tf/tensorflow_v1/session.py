@@ -1,0 +1,13 @@
+"""Which TensorFlow session a call runs in."""
+import tensorflow as tf
+
+
+def resolve_session(session=None):
+    """Returns ``session``, else the default TensorFlow session, else Keras' session."""
+    if session is not None:
+        return session
+    default = tf.get_default_session()
+    if default is not None:
+        return default
+    import keras.backend as K
+    return K.get_session()
