@@ -34,9 +34,10 @@ class _GraphParts:
 class _Call:
     """The tensors of one application of the layer: its input and its output."""
 
-    def __init__(self, inputs, outputs):
+    def __init__(self, inputs, outputs, alpha):
         self.inputs = inputs
         self.outputs = outputs
+        self.alpha = alpha  # alpha as read inside the restricted branch
 
 
 class IBALayer(keras.layers.Layer):
@@ -176,9 +177,15 @@ class IBALayer(keras.layers.Layer):
                                shape=shape, collections=[tf.GraphKeys.LOCAL_VARIABLES])
 
         with tf.name_scope("bottleneck"):
-            # The only global variable: Keras (or global_variables_initializer) initialises it,
-            # so the forward pass can read it; everything else is read only when restricted.
-            parts.restrict_flow = tf.Variable(False, name="restrict_flow", trainable=False)
+            # The forward pass reads this flag, so it must be initialised before the model first
+            # runs: a Keras variable is, by Keras' session (and by global_variables_initializer).
+            # The other variables are read only while the flow is restricted.
+            parts.restrict_flow = K.variable(False, dtype="bool", name="restrict_flow")
+            parts.initialize_flag = tf.cond(
+                tf.is_variable_initialized(parts.restrict_flow), tf.no_op,
+                lambda: tf.group(parts.restrict_flow.initializer))
+            parts.flag_value = tf.placeholder(tf.bool, (), name="restrict_flow_value")
+            parts.set_flag = parts.restrict_flow.assign(parts.flag_value)
             parts.analyzing = tf.placeholder_with_default(False, (), name="analyzing")
             parts.noise_samples = tf.placeholder_with_default(1, (), name="noise_samples")
             # One row per explained sample: the number of rows changes between analyses.
@@ -218,10 +225,11 @@ class IBALayer(keras.layers.Layer):
         """
         parts = self._tf
         restricted = tf.logical_or(parts.analyzing, parts.restrict_flow)
-        outputs = tf.cond(restricted, lambda: self._restricted_feature(inputs),
+        branch_alpha = []
+        outputs = tf.cond(restricted, lambda: self._restricted_feature(inputs, branch_alpha),
                           lambda: tf.identity(inputs))
         outputs.set_shape(inputs.shape)
-        self._calls.append(_Call(inputs, outputs))
+        self._calls.append(_Call(inputs, outputs, branch_alpha[0]))
         return outputs
 
     def _lambdas(self):
@@ -235,9 +243,11 @@ class IBALayer(keras.layers.Layer):
     def _std(self):
         return tf.maximum(self._tf.std.read_value(), self._tf.min_std.read_value())
 
-    def _restricted_feature(self, feature):
+    def _restricted_feature(self, feature, branch_alpha):
         parts = self._tf
-        _, lam, one_minus_lam = self._lambdas()
+        # Variables are read inside the branch, so that the identity branch never reads them.
+        alpha, lam, one_minus_lam = self._lambdas()
+        branch_alpha.append(alpha)
         copies = parts.noise_samples
         feature_copies = ops.repeat_rows(feature, copies)
         lam_copies = ops.repeat_rows(lam, copies)
@@ -263,10 +273,13 @@ class IBALayer(keras.layers.Layer):
         return config
 
     # ------------------------------------------------------------------ losses
-    def _call_for(self, tensor, what):
+    def _require_attached(self):
         if not self.built or not self._calls:
             raise RuntimeError("The IBALayer is not part of a model yet: add it to a model "
-                               "(or call it on a tensor) before setting a loss.")
+                               "(or call it on a tensor) first.")
+
+    def _call_for(self, tensor, what):
+        self._require_attached()
         for layer_call in reversed(self._calls):
             if depends_on(tensor, layer_call.outputs):
                 return layer_call
@@ -296,6 +309,7 @@ class IBALayer(keras.layers.Layer):
         if logits.shape.ndims != 2:
             raise ValueError("logits must have shape (batch, classes); {} has shape {}."
                              .format(logits.name, logits.shape))
+        self._require_attached()
         with tf.name_scope(self.name + "_loss"):
             target = tf.placeholder(tf.int32, (None,), name="target")
             per_row = tf.nn.sparse_softmax_cross_entropy_with_logits(
@@ -348,10 +362,12 @@ class IBALayer(keras.layers.Layer):
                 per_sample = model_loss
             # A sum over samples: each sample's alpha gets exactly its own gradient.
             total = tf.reduce_sum(per_sample + parts.beta * information)
-            gradient = tf.gradients(total, alpha)[0]
-            if gradient is None:
+            # alpha is read twice: for the noisy feature (in the layer) and for the capacity.
+            through_model, through_capacity = tf.gradients(total, [layer_call.alpha, alpha])
+            if through_model is None:
                 raise ValueError("The loss {} does not depend on the bottleneck.".format(
                     model_loss.name))
+            gradient = through_model + through_capacity
             gradient = tf.where(tf.is_finite(gradient), gradient, tf.zeros_like(gradient))
             step, reset_adam = ops.adam_update(parts.alpha, gradient, parts.learning_rate)
             reset = tf.group(parts.reset_alpha, reset_adam(parts.reset_alpha))
@@ -371,8 +387,7 @@ class IBALayer(keras.layers.Layer):
     def _feature_tensor(self):
         if self._loss is not None:
             return self._loss["call"].inputs
-        if not self._calls:
-            raise RuntimeError("The IBALayer is not part of a model yet.")
+        self._require_attached()
         return self._calls[-1].inputs
 
     def fit(self, feed_dict, session=None, run_kwargs=None):
@@ -472,13 +487,14 @@ class IBALayer(keras.layers.Layer):
             raise RuntimeError("restrict_flow uses the alpha found by analyze(): call "
                                "analyze(...) first.")
         session = resolve_session(session)
-        flag = self._tf.restrict_flow
-        previous = session.run(flag)
-        session.run(flag.assign(True))
+        parts = self._tf
+        session.run(parts.initialize_flag)
+        previous = session.run(parts.restrict_flow)
+        session.run(parts.set_flag, {parts.flag_value: True})
         try:
             yield
         finally:
-            session.run(flag.assign(previous))
+            session.run(parts.set_flag, {parts.flag_value: previous})
 
     def analyze(self, feed_dict, batch_size=None, steps=None, beta=None, learning_rate=None,
                 min_std=None, smooth_std=None, normalize_beta=None, session=None,
@@ -531,7 +547,7 @@ class IBALayer(keras.layers.Layer):
                                                         (n_explained,))
 
         configure[parts.n_explained] = n_explained
-        session.run([parts.configure, loss["reset"]], configure)
+        session.run([parts.configure, loss["reset"], parts.initialize_flag], configure)
 
         n_neurons = float(np.prod(self._feature_shape))
         feed_dict.update({
