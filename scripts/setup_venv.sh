@@ -43,8 +43,12 @@ fi
 
 "$VENV/bin/python" -m pip install --quiet --upgrade "pip<24" "setuptools<68" wheel
 "$VENV/bin/python" -m pip install --quiet -r requirements.txt
-# innvestigate 1.0.9 declares keras==2.2.4 but works with keras 2.3.1: skip its dependency pins.
-"$VENV/bin/python" -m pip install --quiet --no-deps innvestigate==1.0.9
+# innvestigate 1.0.9 declares keras==2.2.4 but works with keras 2.3.1: skip its dependency pins
+# (pip then reports the declared pin as a conflict; the log keeps that note out of the way).
+if ! "$VENV/bin/python" -m pip install --quiet --no-deps innvestigate==1.0.9 \
+    > "$VENV/innvestigate-install.log" 2>&1; then
+  cat "$VENV/innvestigate-install.log" >&2; exit 1
+fi
 "$VENV/bin/python" -m pip install --quiet --no-deps -e .
 echo "$want" > "$STAMP"
 echo "$VENV is ready."

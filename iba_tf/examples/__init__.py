@@ -1,0 +1,1 @@
+"""Runnable examples: ``python -m iba_tf.examples.quickstart``."""
