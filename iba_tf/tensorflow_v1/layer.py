@@ -398,9 +398,13 @@ class IBALayer(keras.layers.Layer):
         Example:
             >>> iba.fit({model.input: images})
         """
-        values = resolve_session(session).run(self._feature_tensor(), feed_dict=feed_dict,
-                                              **(run_kwargs or {}))
+        values = self._feature_session(session).run(self._feature_tensor(), feed_dict=feed_dict,
+                                                    **(run_kwargs or {}))
         self._estimator.update(values)
+
+    def _feature_session(self, session):
+        """The session that computes the feature map from the model inputs."""
+        return resolve_session(session)
 
     def fit_generator(self, generator, n_samples=5000, progbar=True, session=None,
                       run_kwargs=None):
@@ -413,7 +417,7 @@ class IBALayer(keras.layers.Layer):
             session (tf.Session): session to use; None uses the default/Keras session.
             run_kwargs (dict): extra keyword arguments of ``session.run``.
         """
-        session = resolve_session(session)
+        session = self._feature_session(session)
         start = self._estimator.n_samples()
         with get_tqdm()(total=n_samples, disable=not progbar, desc="Estimating",
                         unit="sample") as bar:
@@ -516,22 +520,37 @@ class IBALayer(keras.layers.Layer):
             map ``(h, w, c)``; with the classification loss, ``n`` samples in ``feed_dict``
             give ``(n, h, w, c)``. Convert it with :func:`to_saliency_map`.
         """
+        settings = self._analysis_settings(batch_size, steps, beta, learning_rate, min_std,
+                                           smooth_std, normalize_beta)
+        session = resolve_session(session)
+        feed_dict = self._targets_as_rows(feed_dict)
+        feature = session.run(self._loss["call"].inputs, feed_dict)
+        return self._optimize(session, feature, feed_dict, settings, pass_mask, progbar)
+
+    def _targets_as_rows(self, feed_dict):
+        """Returns ``feed_dict`` with a scalar target given as one row, the placeholder's rank."""
+        target = self._loss["target"]
+        return {key: np.atleast_1d(value) if key is target else value
+                for key, value in feed_dict.items()}
+
+    def _analysis_settings(self, batch_size, steps, beta, learning_rate, min_std, smooth_std,
+                           normalize_beta):
+        """Checks that a loss is set and returns the defaults merged with the overrides."""
         if self._loss is None:
             raise RuntimeError("No loss to explain: call set_classification_loss(logits) or "
                                "set_model_loss(loss) first.")
-        settings = hyperparameters.merge(self._defaults, **dict(
+        return hyperparameters.merge(self._defaults, **dict(
             batch_size=batch_size, steps=steps, beta=beta, learning_rate=learning_rate,
             min_std=min_std, smooth_std=smooth_std, normalize_beta=normalize_beta))
-        session = resolve_session(session)
+
+    def _optimize(self, session, feature, feed_dict, settings, pass_mask, progbar):
+        """Runs the optimisation for the feature value(s) ``feature`` in ``session``.
+
+        ``feed_dict`` holds whatever else the loss needs (the target, other inputs); the
+        feature is fed at the layer's input, so the model before the bottleneck never reruns.
+        """
         parts, loss = self._tf, self._loss
         feed_dict = dict(feed_dict)
-        if loss["target"] is not None:
-            if loss["target"] not in feed_dict:
-                raise ValueError("feed_dict lacks the target: feed the placeholder returned by "
-                                 "set_classification_loss with the explained class.")
-            feed_dict[loss["target"]] = np.atleast_1d(feed_dict[loss["target"]])
-        configure = self._configure_feed(settings, pass_mask)
-        feature = session.run(loss["call"].inputs, feed_dict)
         n_explained = feature.shape[0]
         if n_explained != 1 and not loss["per_row"]:
             raise ValueError(
@@ -539,19 +558,21 @@ class IBALayer(keras.layers.Layer):
                 "time: pass one sample, or give set_model_loss one loss per row.".format(
                     n_explained))
         if loss["target"] is not None:
-            n_targets = feed_dict[loss["target"]].shape[0]
-            if n_targets not in (1, n_explained):
+            if loss["target"] not in feed_dict:
+                raise ValueError("The feed_dict lacks the target: feed the placeholder returned "
+                                 "by set_classification_loss with the explained class.")
+            targets = np.atleast_1d(feed_dict[loss["target"]])
+            if targets.ndim != 1 or targets.shape[0] not in (1, n_explained):
                 raise ValueError("{} target(s) given for {} sample(s): give one target or one "
-                                 "per sample.".format(n_targets, n_explained))
-            feed_dict[loss["target"]] = np.broadcast_to(feed_dict[loss["target"]],
-                                                        (n_explained,))
-
+                                 "per sample.".format(targets.shape[0], n_explained))
+            feed_dict[loss["target"]] = np.broadcast_to(targets, (n_explained,))
+        configure = self._configure_feed(settings, pass_mask)
         configure[parts.n_explained] = n_explained
         session.run([parts.configure, loss["reset"], parts.initialize_flag], configure)
 
         n_neurons = float(np.prod(self._feature_shape))
         feed_dict.update({
-            loss["call"].inputs: feature,           # the part before the bottleneck runs once
+            loss["call"].inputs: feature,
             parts.analyzing: True,
             parts.noise_samples: settings["batch_size"],
             parts.beta: settings["beta"],
