@@ -17,6 +17,7 @@ from .welford import WelfordEstimator
 __version__ = "0.1.0"
 
 _TENSORFLOW_NAMES = {
+    "IBACopy": "iba_tf.tensorflow_v1",
     "IBALayer": "iba_tf.tensorflow_v1",
     "TFWelfordEstimator": "iba_tf.tensorflow_v1",
     "model_wo_softmax": "iba_tf.tensorflow_v1",

@@ -1,4 +1,10 @@
-"""Questions about the structure of a TensorFlow graph."""
+"""Questions about the structure of a TensorFlow graph, and the part of it that IBACopy copies."""
+import difflib
+
+import tensorflow as tf
+
+PLACEHOLDER_TYPES = ("Placeholder", "PlaceholderWithDefault", "PlaceholderV2")
+VARIABLE_TYPES = ("VariableV2", "Variable", "VarHandleOp")
 
 
 def depends_on(tensor, source):
@@ -15,3 +21,122 @@ def depends_on(tensor, source):
         seen.add(op)
         stack.extend(inp.op for inp in op.inputs)
     return False
+
+
+def get_tensor(graph, tensor_or_name, what):
+    """Returns the tensor of ``graph`` named ``tensor_or_name`` (or the tensor itself).
+
+    A name without ``:index`` means output 0. Raises TypeError for anything but a tensor or a
+    str, and ValueError naming close matches for a name that is not in the graph.
+    """
+    if isinstance(tensor_or_name, tf.Tensor):
+        if tensor_or_name.graph is not graph:
+            raise ValueError("The {} tensor {} is not in the given graph.".format(
+                what, tensor_or_name.name))
+        return tensor_or_name
+    if not isinstance(tensor_or_name, str):
+        raise TypeError("The {} must be a tf.Tensor or a tensor name (str), got {!r}.".format(
+            what, type(tensor_or_name).__name__))
+    name = tensor_or_name if ":" in tensor_or_name else tensor_or_name + ":0"
+    try:
+        return graph.get_tensor_by_name(name)
+    except (KeyError, ValueError):
+        candidates = [out.name for op in graph.get_operations() for out in op.outputs]
+        close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.6)
+        hint = " Did you mean {}?".format(" or ".join(repr(c) for c in close)) if close else ""
+        raise ValueError("The {} tensor {!r} is not in the graph.{}".format(
+            what, tensor_or_name, hint)) from None
+
+
+def _ancestors(tensors, stop=None):
+    """Ops needed to compute ``tensors``, not looking behind the tensor ``stop``."""
+    seen = set()
+    stack = [t.op for t in tensors]
+    while stack:
+        op = stack.pop()
+        if op in seen:
+            continue
+        seen.add(op)
+        stack.extend(inp.op for inp in op.inputs if inp is not stop)
+        stack.extend(op.control_inputs)
+    return seen
+
+
+def _is_batch_input(op):
+    if op.type not in PLACEHOLDER_TYPES:
+        return False
+    rank = op.outputs[0].shape.ndims
+    return rank is None or rank > 0
+
+
+class Tail:
+    """The part of a graph that computes ``outputs`` from ``feature``.
+
+    Attributes:
+        ops (set): the ops to copy: those on a path from the feature to the outputs, plus the
+            constants and variables (and ops computed only from them) that they read.
+        fed (list): tensors the copied ops read that depend on input data (placeholders of
+            rank >= 1) but not on the feature: skip connections, other inputs. Their values
+            are computed in the original session and fed to the copy. Whatever the tail reads
+            that depends only on constants, variables and scalar placeholders (such as the Keras
+            learning phase, which keeps its default in the copy) is copied.
+        variables (list): the variable ops among ``ops``.
+    """
+
+    def __init__(self, feature, outputs):
+        needed = _ancestors(outputs, stop=feature)
+        downstream = set()
+        stack = [op for op in feature.consumers() if op in needed]
+        while stack:
+            op = stack.pop()
+            if op in downstream:
+                continue
+            downstream.add(op)
+            stack.extend(c for out in op.outputs for c in out.consumers() if c in needed)
+        independent = [t.name for t in outputs if t.op not in downstream]
+        if independent:
+            raise ValueError(
+                "The output(s) {} do not depend on the feature {}: choose a feature tensor "
+                "that lies between the model's input and these outputs.".format(
+                    ", ".join(independent), feature.name))
+
+        ops, fed = set(downstream), []
+        for op in downstream:
+            for tensor in op.inputs:
+                if tensor is feature or tensor.op in downstream or tensor in fed:
+                    continue
+                sources = _ancestors([tensor])
+                if any(_is_batch_input(source) for source in sources):
+                    fed.append(tensor)
+                else:
+                    ops.update(sources)
+        self.feature = feature
+        self.outputs = list(outputs)
+        self.ops = ops
+        self.fed = fed
+        self.variables = sorted((op for op in ops if op.type in VARIABLE_TYPES),
+                                key=lambda op: op.name)
+
+    def graph_def(self):
+        """Returns a GraphDef of the tail's ops, ready for ``tf.import_graph_def``.
+
+        Control dependencies on ops outside the tail and colocation hints are dropped: the copy
+        only predicts, and it runs in a graph of its own.
+        """
+        graph = self.feature.graph
+        names = {op.name for op in self.ops}
+        full = graph.as_graph_def()
+        tail = tf.GraphDef()
+        tail.versions.CopyFrom(full.versions)
+        tail.library.CopyFrom(full.library)
+        for node in full.node:
+            if node.name not in names:
+                continue
+            copied = tail.node.add()
+            copied.CopyFrom(node)
+            del copied.input[:]
+            copied.input.extend(inp for inp in node.input
+                                if not inp.startswith("^") or inp[1:] in names)
+            if "_class" in copied.attr:
+                del copied.attr["_class"]
+        return tail

@@ -235,9 +235,11 @@ class IBALayer(keras.layers.Layer):
     def _lambdas(self):
         """Returns ``lambda`` and ``1 - lambda`` from the current alpha, blurred."""
         alpha = self._tf.alpha.read_value()
-        lam = ops.smooth(tf.sigmoid(alpha), [m.read_value() for m in self._tf.smoothing])
-        one_minus_lam = ops.smooth(tf.sigmoid(-alpha),
-                                   [m.read_value() for m in self._tf.smoothing])
+        # 1 - lambda is blurred from sigmoid(-alpha) (accurate where lambda rounds to 1); both
+        # go through one blur, stacked on the batch axis.
+        both = ops.smooth(tf.concat([tf.sigmoid(alpha), tf.sigmoid(-alpha)], 0),
+                          [m.read_value() for m in self._tf.smoothing])
+        lam, one_minus_lam = tf.split(both, 2)
         return alpha, lam, one_minus_lam
 
     def _std(self):
@@ -248,23 +250,25 @@ class IBALayer(keras.layers.Layer):
         # Variables are read inside the branch, so that the identity branch never reads them.
         alpha, lam, one_minus_lam = self._lambdas()
         branch_alpha.append(alpha)
-        copies = parts.noise_samples
-        feature_copies = ops.repeat_rows(feature, copies)
-        lam_copies = ops.repeat_rows(lam, copies)
-        one_minus_lam_copies = ops.repeat_rows(one_minus_lam, copies)
-        n_alpha, n_feature = tf.shape(lam_copies)[0], tf.shape(feature_copies)[0]
+        # Rows: n explained samples (or n inputs while restrict_flow is on) x noise samples.
+        # lambda broadcasts over the noise samples; alpha of one row over all inputs.
+        n_alpha, n_feature = tf.shape(lam)[0], tf.shape(feature)[0]
         check = tf.Assert(
             tf.logical_or(tf.equal(n_alpha, 1), tf.equal(n_alpha, n_feature)),
             ["IBALayer: the flow is restricted with the alpha of the last analyze, which "
              "explained", n_alpha, "sample(s); the model was run on", n_feature,
              "sample(s). Run it on 1 sample or on as many as were analyzed."])
+        shape = list(self._feature_shape)
+        per_sample = [-1, 1] + shape
         with tf.control_dependencies([check]):
             noise = parts.mean.read_value() + self._std() * tf.random.normal(
-                tf.shape(feature_copies))
-        restricted = lam_copies * feature_copies + one_minus_lam_copies * noise
+                tf.stack([n_feature, parts.noise_samples] + shape))
+        feature = tf.reshape(feature, per_sample)
+        restricted = (tf.reshape(lam, per_sample) * feature
+                      + tf.reshape(one_minus_lam, per_sample) * noise)
         passed = parts.pass_mask.read_value()
-        restricted = passed * feature_copies + (1. - passed) * restricted
-        return restricted * parts.active.read_value()
+        restricted = passed * feature + (1. - passed) * restricted
+        return tf.reshape(restricted * parts.active.read_value(), [-1] + shape)
 
     def get_config(self):
         """Returns the layer config: the keras options and the default hyperparameters."""
@@ -402,6 +406,10 @@ class IBALayer(keras.layers.Layer):
                                                     **(run_kwargs or {}))
         self._estimator.update(values)
 
+    def _bottleneck_session(self, session):
+        """The session that holds the bottleneck's variables."""
+        return resolve_session(session)
+
     def _feature_session(self, session):
         """The session that computes the feature map from the model inputs."""
         return resolve_session(session)
@@ -490,7 +498,7 @@ class IBALayer(keras.layers.Layer):
         if not self._analyzed:
             raise RuntimeError("restrict_flow uses the alpha found by analyze(): call "
                                "analyze(...) first.")
-        session = resolve_session(session)
+        session = self._bottleneck_session(session)
         parts = self._tf
         session.run(parts.initialize_flag)
         previous = session.run(parts.restrict_flow)

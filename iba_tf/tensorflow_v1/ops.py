@@ -28,12 +28,17 @@ def smoothing_matrix(size, std):
 
 
 def smooth(x, matrices):
-    """Blurs ``x`` of shape ``(n, *spatial, c)`` along each spatial axis with its matrix."""
-    for axis, matrix in enumerate(matrices, start=1):
-        x = tf.tensordot(matrix, x, axes=[[1], [axis]])      # blurred axis moves to the front
-        permutation = list(range(1, axis + 1)) + [0] + list(range(axis + 1, x.shape.ndims))
-        x = tf.transpose(x, permutation)
-    return x
+    """Blurs ``x`` of shape ``(n, *spatial, c)`` along each spatial axis with its matrix.
+
+    The non-batch dimensions of ``x`` must be known. Each axis is one batched matrix product
+    over a reshaped view, so no transposes are needed.
+    """
+    shape = x.shape[1:].as_list()
+    for axis, matrix in enumerate(matrices):
+        after = int(np.prod(shape[axis + 1:]))
+        rows = tf.reshape(x, [-1, shape[axis], after])
+        x = tf.matmul(tf.expand_dims(matrix, 0), rows)       # broadcasts over the batch
+    return tf.reshape(x, [-1] + shape)
 
 
 def repeat_rows(x, times):
