@@ -18,6 +18,7 @@ __version__ = "0.1.0"
 
 _TENSORFLOW_NAMES = {
     "IBACopy": "iba_tf.tensorflow_v1",
+    "IBACopyInnvestigate": "iba_tf.tensorflow_v1.innvestigate_analyzer",
     "IBALayer": "iba_tf.tensorflow_v1",
     "TFWelfordEstimator": "iba_tf.tensorflow_v1",
     "model_wo_softmax": "iba_tf.tensorflow_v1",
@@ -37,14 +38,24 @@ def _register_with_keras(keras_module):
     keras_module.utils.get_custom_objects().update(custom_objects())
 
 
+def _register_with_innvestigate(innvestigate_module):
+    """Lets ``innvestigate.create_analyzer("iba", ...)`` find IBACopyInnvestigate."""
+    import sys
+    if __name__ + ".tensorflow_v1.innvestigate_analyzer" in sys.modules:
+        return  # being imported: it registers itself when done
+    from .tensorflow_v1.innvestigate_analyzer import register_with_innvestigate
+    register_with_innvestigate()
+
+
 try:
-    # wrapt comes with TensorFlow; it calls the hook when keras is imported, or at once if it
-    # already is, so registering needs no TensorFlow import here.
+    # wrapt comes with TensorFlow; it calls a hook when keras / innvestigate is imported, or at
+    # once if it already is, so registering needs no TensorFlow import here.
     import wrapt
-except ImportError:  # pragma: no cover - no TensorFlow installed, so no keras to register with
+except ImportError:  # pragma: no cover - no TensorFlow installed, so nothing to register with
     pass
 else:
     wrapt.register_post_import_hook(_register_with_keras, "keras")
+    wrapt.register_post_import_hook(_register_with_innvestigate, "innvestigate")
 
 
 def __getattr__(name):

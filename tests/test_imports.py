@@ -26,3 +26,11 @@ def test_keras_finds_the_layer_after_import_iba_tf():
         "import iba_tf, keras\n"
         "assert keras.utils.get_custom_objects()['IBALayer'] is iba_tf.IBALayer")
     assert "keras" in loaded
+
+
+def test_innvestigate_finds_iba_in_either_import_order():
+    for code in ("import iba_tf, innvestigate", "import innvestigate, iba_tf"):
+        _loaded_after(
+            code + "\nimport innvestigate.analyzer as a\n"
+            "assert a.analyzers['iba'] is iba_tf.IBACopyInnvestigate\n"
+            "assert a.IBACopyInnvestigate is iba_tf.IBACopyInnvestigate")
