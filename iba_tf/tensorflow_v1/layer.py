@@ -10,7 +10,8 @@ import tensorflow as tf
 
 from ..utils import get_tqdm, ifnone
 from ..welford import WelfordEstimator
-from . import hyperparameters, ops
+from .. import hyperparameters
+from . import ops
 from .graph import depends_on
 from .session import resolve_session
 

@@ -4,27 +4,9 @@ Every function here builds graph ops once; the values that change between ``anal
 (statistics, hyperparameters) are variables or placeholders, never new constants.
 """
 import numpy as np
-import scipy.ndimage
 import tensorflow as tf
 
-# Kernels are cut at this many standard deviations (scipy.ndimage's default).
-SMOOTHING_TRUNCATE = 4.0
-
-
-def smoothing_matrix(size, std):
-    """Returns the ``(size, size)`` matrix that Gaussian-blurs a signal of length ``size``.
-
-    Row ``i`` holds the weights output ``i`` gives to each input, for a kernel of standard
-    deviation ``std`` with reflect padding; rows sum to 1. ``std == 0`` gives the identity.
-    Blurring one axis is then a matrix product, which works for any std on any map size
-    (the kernel may be wider than the map) and keeps the blur differentiable.
-    """
-    identity = np.eye(size, dtype=np.float64)
-    if std == 0:
-        return identity.astype(np.float32)
-    blurred = scipy.ndimage.gaussian_filter1d(identity, std, axis=0, mode="reflect",
-                                              truncate=SMOOTHING_TRUNCATE)
-    return blurred.astype(np.float32)
+from ..smoothing import smoothing_matrix  # noqa: F401  (re-exported for the layer)
 
 
 def smooth(x, matrices):
