@@ -22,6 +22,7 @@ setup(
         "torch": ["torch"],
         "dev": ["pytest", "pillow", "future"],
     },
+    entry_points={"console_scripts": ["iba-tf=iba_tf.cli:main"]},
     classifiers=[
         "Programming Language :: Python :: 3.7",
         "Topic :: Scientific/Engineering :: Artificial Intelligence",

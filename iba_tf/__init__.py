@@ -9,6 +9,7 @@ Example:
 """
 import importlib
 
+from .images import get_imagenet_generator
 from .plotting import plot_saliency_map
 from .saliency import to_saliency_map
 from .utils import get_tqdm, ifnone, to_unit_interval
@@ -26,7 +27,7 @@ _TENSORFLOW_NAMES = {
 }
 
 __all__ = ["WelfordEstimator", "to_saliency_map", "plot_saliency_map", "get_tqdm", "ifnone",
-           "to_unit_interval"] + sorted(_TENSORFLOW_NAMES)
+           "to_unit_interval", "get_imagenet_generator"] + sorted(_TENSORFLOW_NAMES)
 
 
 def _register_with_keras(keras_module):

@@ -7,10 +7,11 @@ from ..saliency import to_saliency_map
 from ..utils import get_tqdm
 from ..welford import WelfordEstimator
 from .copy import IBACopy
-from .graph import depends_on
-from .keras_utils import _is_softmax
+from .graph import Tail
+from .keras_utils import layer_output
 
-__all__ = ["IBACopyInnvestigate", "default_feature_layer", "register_with_innvestigate"]
+__all__ = ["IBACopyInnvestigate", "default_feature_layer", "is_on_main_path",
+           "register_with_innvestigate"]
 
 # Samples optimised together in one run of analyze: each has its own alpha and target.
 SAMPLES_PER_RUN = 8
@@ -22,10 +23,12 @@ OUTPUTS = ("saliency", "input")
 def default_feature_layer(model):
     """Returns the layer IBACopyInnvestigate puts the bottleneck after when none is named.
 
-    The first layer whose output has the input's spatial axes at no more than 1/8 of the
-    input's resolution (VGG16 at 224x224: ``block3_pool``, the input of ``block4_conv1``, the
-    layer of the paper's VGG experiments); if the resolution never drops that far, the last
-    layer that still has spatial axes; for models without spatial axes, the last hidden layer.
+    Among the layers that all of the information flows through (no skip connection runs around
+    them, see :func:`is_on_main_path`): the first whose output has the input's spatial axes at
+    no more than 1/8 of the input's resolution (VGG16 at 224x224: ``block3_pool``, the input of
+    ``block4_conv1``, the layer of the paper's VGG experiments; in a residual network the
+    output of a residual block); if the resolution never drops that far, the last such layer
+    that still has spatial axes; for models without spatial axes, the last hidden layer.
     """
     input_shape = keras.backend.int_shape(model.input)
     spatial = input_shape[1:-1]
@@ -34,36 +37,42 @@ def default_feature_layer(model):
     if spatial and all(spatial):
         with_axes = [layer for layer in candidates
                      if len(layer.output_shape) == len(input_shape)]
+        on_path = []
         for layer in with_axes:
             size = layer.output_shape[1:-1]
-            if all(s is not None and 8 * s <= full for s, full in zip(size, spatial)):
+            small = all(s is not None and 8 * s <= full for s, full in zip(size, spatial))
+            if small and is_on_main_path(model, layer):
                 return layer
-        if with_axes:
-            return with_axes[-1]
+            if not small and is_on_main_path(model, layer):
+                on_path.append(layer)
+        if on_path:
+            return on_path[-1]
     if not candidates:
         raise ValueError("The model {} has no hidden layer to put the bottleneck after."
                          .format(model.name))
     return candidates[-1]
 
 
-def _layer_output(model, layer):
-    """The output of ``layer`` in ``model`` (a layer shared by several models has several)."""
-    outputs = [layer.get_output_at(i) for i in range(len(layer._inbound_nodes))]
-    for output in outputs:
-        if depends_on(model.output, output):
-            return output
-    return outputs[-1]
+def is_on_main_path(model, layer):
+    """True if every path from the model's input to its output runs through ``layer``.
+
+    A bottleneck after a layer that a skip connection bypasses restricts only one branch.
+    """
+    try:
+        return not Tail(layer_output(model, layer), model.outputs).fed
+    except ValueError:          # the output does not depend on this layer
+        return False
 
 
 def _feature_tensor(model, feature_name):
     if feature_name is None:
-        return _layer_output(model, default_feature_layer(model))
+        return layer_output(model, default_feature_layer(model))
     if not isinstance(feature_name, str):
         raise TypeError("feature_name must be a layer or tensor name (str), got {!r}."
                         .format(type(feature_name).__name__))
     layer_names = [layer.name for layer in model.layers]
     if feature_name in layer_names:
-        return _layer_output(model, model.get_layer(feature_name))
+        return layer_output(model, model.get_layer(feature_name))
     return feature_name               # a tensor name; IBACopy checks it and suggests matches
 
 
@@ -118,8 +127,7 @@ class IBACopyInnvestigate(IBACopy, AnalyzerBase):
         if len(model.outputs) != 1:
             raise ValueError("IBACopyInnvestigate explains models with one output; {} has {}."
                              .format(model.name, len(model.outputs)))
-        if model.output.op.type == "Softmax" or _is_softmax(
-                getattr(model.layers[-1], "activation", None)):
+        if model.output.op.type == "Softmax":
             raise ValueError(
                 "The model {} ends with a softmax; IBA needs the logits. Use "
                 "iba_tf.model_wo_softmax(model).".format(model.name))

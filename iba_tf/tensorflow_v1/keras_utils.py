@@ -1,7 +1,9 @@
 """Helpers for Keras models."""
 import keras
 
-__all__ = ["model_wo_softmax"]
+from .graph import depends_on
+
+__all__ = ["model_wo_softmax", "layer_output"]
 
 
 def _is_softmax(activation):
@@ -48,3 +50,16 @@ def model_wo_softmax(model):
             "used as logits as it is.".format(model.name, last.name, getattr(
                 activation, "__name__", activation)))
     return keras.models.Model(model.inputs, logits, name=model.name + "_wo_softmax")
+
+
+def layer_output(model, layer):
+    """Returns the output tensor of ``layer`` within ``model``.
+
+    A layer shared by several models (e.g. after :func:`model_wo_softmax`) has one output per
+    model; this picks the one ``model``'s output is computed from.
+    """
+    outputs = [layer.get_output_at(i) for i in range(len(layer._inbound_nodes))]
+    for output in outputs:
+        if any(depends_on(model_output, output) for model_output in model.outputs):
+            return output
+    return outputs[-1]
