@@ -146,10 +146,22 @@ class IBACopy(IBALayer):
 
         Call it after you trained or edited the model.
         """
+        local = {variable.op.name for variable in
+                 self._original_graph.get_collection(tf.GraphKeys.LOCAL_VARIABLES)}
         # One variable at a time: at most one variable's values are held in numpy at once.
-        for value, placeholder, assign in zip(self._original_variable_values,
-                                              self._variable_placeholders, self._assigns):
-            self._copy_session.run(assign, {placeholder: self._original_session.run(value)})
+        for op, value, placeholder, assign in zip(self._tail.variables,
+                                                  self._original_variable_values,
+                                                  self._variable_placeholders, self._assigns):
+            try:
+                original = self._original_session.run(value)
+            except tf.errors.FailedPreconditionError:
+                if op.name in local:
+                    continue    # e.g. an IBALayer's state, assigned only while it analyzes
+                raise RuntimeError(
+                    "The variable {} of the original model is not initialised in its session; "
+                    "initialise the model first (Keras does when it first runs the model, or "
+                    "run tf.global_variables_initializer()).".format(op.name)) from None
+            self._copy_session.run(assign, {placeholder: original})
 
     def assert_variables_equal(self):
         """Raises AssertionError naming the variables whose values differ from the original's."""

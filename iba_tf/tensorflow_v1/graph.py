@@ -48,8 +48,11 @@ def get_tensor(graph, tensor_or_name, what):
             what, tensor_or_name, hint)) from None
 
 
-def _ancestors(tensors, stop=None):
-    """Ops needed to compute ``tensors``, not looking behind the tensor ``stop``."""
+def _ancestors(tensors, stop=None, control=True):
+    """Ops needed to compute ``tensors``, not looking behind the tensor ``stop``.
+
+    With ``control=False`` only data inputs are followed.
+    """
     seen = set()
     stack = [t.op for t in tensors]
     while stack:
@@ -58,7 +61,8 @@ def _ancestors(tensors, stop=None):
             continue
         seen.add(op)
         stack.extend(inp.op for inp in op.inputs if inp is not stop)
-        stack.extend(op.control_inputs)
+        if control:
+            stack.extend(op.control_inputs)
     return seen
 
 
@@ -105,7 +109,9 @@ class Tail:
             for tensor in op.inputs:
                 if tensor is feature or tensor.op in downstream or tensor in fed:
                     continue
-                sources = _ancestors([tensor])
+                # Control dependencies (e.g. on an assertion about the batch) are not copied
+                # from outside the tail, so they do not make a constant batch-dependent.
+                sources = _ancestors([tensor], control=False)
                 if any(_is_batch_input(source) for source in sources):
                     fed.append(tensor)
                 else:

@@ -249,8 +249,12 @@ class IBALayer(keras.layers.Layer):
     def _restricted_feature(self, feature, branch_alpha):
         parts = self._tf
         # Variables are read inside the branch, so that the identity branch never reads them.
-        alpha, lam, one_minus_lam = self._lambdas()
+        # Here 1 - lambda only weighs the noise, so the subtraction is accurate enough (the
+        # capacity, which takes its log, blurs sigmoid(-alpha) instead).
+        alpha = self._tf.alpha.read_value()
         branch_alpha.append(alpha)
+        lam = ops.smooth(tf.sigmoid(alpha), [m.read_value() for m in self._tf.smoothing])
+        one_minus_lam = 1. - lam
         # Rows: n explained samples (or n inputs while restrict_flow is on) x noise samples.
         # lambda broadcasts over the noise samples; alpha of one row over all inputs.
         n_alpha, n_feature = tf.shape(lam)[0], tf.shape(feature)[0]
