@@ -20,6 +20,8 @@ setup(
         "tf": ["tensorflow==1.15.*"] + TF_PINS,
         "tf-gpu": ["tensorflow-gpu==1.15.*"] + TF_PINS,
         "torch": ["torch"],
+        # the last releases that support Python 3.7
+        "dask": ["dask==2022.2.0", "distributed==2022.2.0"],
         "dev": ["pytest", "pillow", "future"],
     },
     entry_points={"console_scripts": ["iba-tf=iba_tf.cli:main"]},

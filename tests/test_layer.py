@@ -140,7 +140,6 @@ def test_batch_size_sets_the_number_of_noise_samples():
     inputs = keras.layers.Input((6,))
     iba = IBALayer(name="iba")
     outputs = keras.layers.Dense(2)(iba(inputs))
-    model = keras.models.Model(inputs, outputs)
     rows = tf.cast(tf.shape(outputs)[0], tf.float32)
     # every row's loss is the number of rows
     iba.set_model_loss(tf.fill(tf.shape(outputs)[:1], rows) + 0. * outputs[:, 0])
@@ -185,9 +184,10 @@ def test_sequence_and_dense_features():
         assert iba.analyze({model.input: data[:1], target: 1}, beta=1e4, steps=20).sum() < \
             0.05 * capacity.sum()
         np.testing.assert_array_equal(model.predict(data), before)
-    assert to_saliency_map(conv1d.layers[1].analyze(
-        {conv1d.input: data[:1] if False else np.random.randn(1, 20, 2),
-         conv1d.layers[1]._loss["target"]: 0}), (20,)).shape == (20,)
+    sequence_iba = conv1d.layers[1]
+    capacity = sequence_iba.analyze({conv1d.input: np.random.randn(1, 20, 2),
+                                     sequence_iba._loss["target"]: 0})
+    assert to_saliency_map(capacity, (20,)).shape == (20,)
 
 
 def test_several_samples_with_own_targets(fitted_cnn):

@@ -3,22 +3,23 @@ import numpy as np
 import scipy.ndimage
 import tensorflow as tf
 
+from iba_tf.smoothing import smoothing_matrix
 from iba_tf.tensorflow_v1 import ops
 
 
 def test_smoothing_matrix_is_scipys_reflect_blur():
     signal = np.random.rand(9)
-    matrix = ops.smoothing_matrix(9, 1.5)
+    matrix = smoothing_matrix(9, 1.5)
     np.testing.assert_allclose(matrix @ signal, scipy.ndimage.gaussian_filter1d(
         signal, 1.5, mode="reflect", truncate=4.0), rtol=1e-5)
     np.testing.assert_allclose(matrix.sum(1), 1, rtol=1e-6)       # constants stay constant
-    np.testing.assert_array_equal(ops.smoothing_matrix(5, 0), np.eye(5))
-    assert np.all(np.isfinite(ops.smoothing_matrix(3, 10.)))     # kernel wider than the map
+    np.testing.assert_array_equal(smoothing_matrix(5, 0), np.eye(5))
+    assert np.all(np.isfinite(smoothing_matrix(3, 10.)))     # kernel wider than the map
 
 
 def test_smooth_blurs_each_spatial_axis_per_channel():
     x = np.random.rand(2, 6, 7, 3).astype("float32")
-    matrices = [ops.smoothing_matrix(6, 1.), ops.smoothing_matrix(7, 1.)]
+    matrices = [smoothing_matrix(6, 1.), smoothing_matrix(7, 1.)]
     with tf.Session() as session:
         result = session.run(ops.smooth(tf.constant(x), [tf.constant(m) for m in matrices]))
     expected = scipy.ndimage.gaussian_filter(x, sigma=(0, 1, 1, 0), mode="reflect")

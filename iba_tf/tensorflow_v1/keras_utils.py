@@ -14,8 +14,10 @@ def _is_softmax(activation):
 def model_wo_softmax(model):
     """Returns a model that outputs the logits of ``model``, whose last layer applies softmax.
 
-    The new model shares every layer (and so every weight) with ``model``; ``model`` itself is
-    not changed. The softmax may be the ``activation`` of the last layer (e.g.
+    The new model shares every layer and weight with ``model``; a last layer with a softmax
+    activation is replaced by a copy with a linear activation that uses the same weight
+    variables (so training ``model`` changes the logits model too, and innvestigate, which
+    inspects layer activations, accepts it). ``model`` itself is not changed. The softmax may be the ``activation`` of the last layer (e.g.
     ``Dense(10, activation="softmax")``) or a separate ``Activation("softmax")`` or ``Softmax``
     layer.
 
@@ -37,13 +39,7 @@ def model_wo_softmax(model):
             isinstance(last, keras.layers.Activation) and _is_softmax(activation)):
         logits = last.input
     elif _is_softmax(activation):
-        # Calling the layer again with a linear activation builds the logits with its own
-        # weights; the original model's tensors are already built and stay as they are.
-        last.activation = keras.activations.linear
-        try:
-            logits = last(last.input)
-        finally:
-            last.activation = activation
+        logits = _linear_copy(last)(last.input)
     else:
         raise ValueError(
             "The last layer of {} ({}, activation {}) applies no softmax; its output can be "
@@ -63,3 +59,29 @@ def layer_output(model, layer):
         if any(depends_on(model_output, output) for model_output in model.outputs):
             return output
     return outputs[-1]
+
+
+def _linear_copy(layer):
+    """A new layer like ``layer`` with a linear activation, built on ``layer``'s variables."""
+    config = layer.get_config()
+    config["activation"] = "linear"
+    config["name"] = layer.name + "_logits"
+    copy = type(layer).from_config(config)
+    originals = {w.name.split("/")[-1].split(":")[0]: w for w in layer.weights}
+
+    def reuse_weight(name=None, shape=None, trainable=True, **kwargs):
+        # build() asks for its weights by name: hand over the original variables
+        weight = originals[name]
+        (copy._trainable_weights if trainable else copy._non_trainable_weights).append(weight)
+        return weight
+
+    copy.add_weight = reuse_weight
+    try:
+        copy.build(layer.input_shape)
+    except KeyError:            # a weight named unlike the original's: copy the values instead
+        copy = type(layer).from_config(config)
+        copy.build(layer.input_shape)
+        copy.set_weights(layer.get_weights())
+        return copy
+    del copy.add_weight
+    return copy

@@ -1,16 +1,16 @@
 """IBALayer: the Per-Sample Bottleneck as a Keras layer you add to your own model."""
 import collections
 import contextlib
-import math
 
 import keras
 import keras.backend as K
 import numpy as np
 import tensorflow as tf
 
-from ..utils import get_tqdm, ifnone
-from ..welford import WelfordEstimator
+from ..utils import get_tqdm
 from .. import hyperparameters
+from ..smoothing import smoothing_matrix
+from ..welford import WelfordEstimator
 from . import ops
 from .graph import depends_on
 from .session import resolve_session
@@ -483,7 +483,7 @@ class IBALayer(keras.layers.Layer):
                              .format(np.shape(pass_mask), self._feature_shape))
         values = [mean, std, active, np.asarray(pass_mask, np.float32),
                   settings["min_std"]] + [
-            ops.smoothing_matrix(size, settings["smooth_std"])
+            smoothing_matrix(size, settings["smooth_std"])
             for size in self._feature_shape[:-1]]
         return dict(zip(parts.values.values(), values))
 

@@ -6,8 +6,6 @@ Every function here builds graph ops once; the values that change between ``anal
 import numpy as np
 import tensorflow as tf
 
-from ..smoothing import smoothing_matrix  # noqa: F401  (re-exported for the layer)
-
 
 def smooth(x, matrices):
     """Blurs ``x`` of shape ``(n, *spatial, c)`` along each spatial axis with its matrix.

@@ -1,1 +1,0 @@
-"""Runnable examples: ``python -m iba_tf.examples.quickstart``."""
