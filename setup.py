@@ -19,7 +19,7 @@ setup(
     extras_require={
         "tf": ["tensorflow==1.15.*"] + TF_PINS,
         "tf-gpu": ["tensorflow-gpu==1.15.*"] + TF_PINS,
-        "torch": ["torch"],
+        "torch": ["torch>=1.10"],
         # the last releases that support Python 3.7
         "dask": ["dask==2022.2.0", "distributed==2022.2.0"],
         "dev": ["pytest", "pillow", "future"],

@@ -47,7 +47,7 @@ def plot_saliency_map(saliency_map, img=None, ax=None, colorbar_label="Bits / Pi
         _, ax = plt.subplots(1, 1, figsize=(5, 4))
     vmax = float(saliency_map.max()) if vmax is None else float(vmax)
     norm = colors.Normalize(vmin=0, vmax=vmax if vmax > 0 else 1.0)
-    cmap = cm.get_cmap("jet")
+    cmap = plt.get_cmap("jet")
 
     if img is None:
         ax.imshow(saliency_map, cmap=cmap, norm=norm)
