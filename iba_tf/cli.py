@@ -2,6 +2,7 @@
 
     iba-tf layers MODEL.h5
     iba-tf explain MODEL.h5 IMAGE [IMAGE ...] [--layer NAME] [--target N] [--out DIR]
+    iba-tf explain-dataset MODEL.h5 SOURCE --out RESULTS.h5 ...   (see docs/dataset.md)
 
 Bad input (missing files, a file that is not a Keras model, an unknown layer, images that do
 not fit the model, a target out of range) is reported in one line on stderr with exit code 2.
@@ -26,7 +27,7 @@ class CliError(Exception):
     """A problem with the user's input: printed as one line, exit code 2."""
 
 
-def _quiet_tensorflow():
+def quiet_tensorflow():
     """Imports keras/TensorFlow without their start-up chatter on stderr."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     warnings.filterwarnings("ignore")
@@ -54,7 +55,7 @@ def load_keras_model(path, custom_object_specs=None):
     if not os.path.isfile(path):
         raise CliError("model file not found: {}".format(path))
     objects = _custom_objects(custom_object_specs)
-    _quiet_tensorflow()
+    quiet_tensorflow()
     import keras
     import iba_tf  # noqa: F401  (registers IBALayer for loading)
     try:
@@ -84,7 +85,8 @@ def candidate_layers(model):
     return layers
 
 
-def _check_layer(model, name):
+def check_layer(model, name):
+    """Returns ``name`` if a bottleneck can go after that layer, else raises CliError."""
     names = [layer for layer, _ in candidate_layers(model)]
     if name in names:
         return name
@@ -169,7 +171,7 @@ def command_explain(args):
     import numpy as np
     model = load_keras_model(args.model, args.custom_objects)
     images = _read_images(args.images, model, args.grayscale, not args.no_resize)
-    layer = _check_layer(model, args.layer) if args.layer else None
+    layer = check_layer(model, args.layer) if args.layer else None
 
     import matplotlib
     matplotlib.use("Agg")
@@ -229,6 +231,7 @@ def command_explain(args):
 
 
 def build_parser():
+    from .dataset.command import add_explain_dataset_parser
     parser = argparse.ArgumentParser(
         prog="iba-tf", description="Explain a saved Keras model with the Per-Sample "
         "Information Bottleneck (IBA).")
@@ -267,6 +270,7 @@ def build_parser():
     hyper.add_argument("--smooth-std", type=float, default=1.)
     hyper.add_argument("--min-std", type=float, default=0.01)
     explain.set_defaults(run=command_explain)
+    add_explain_dataset_parser(sub)
     return parser
 
 

@@ -1,0 +1,339 @@
+"""explain_dataset: explain every item of a folder or array file into one HDF5 file.
+
+The calling process lists the items, writes the file (the only writer) and shows the
+progress; the workers load the model once each and explain chunks of items. A rerun with the
+same settings skips what the file already holds.
+"""
+import collections
+import contextlib
+import dataclasses
+import datetime
+import hashlib
+import json
+import os
+import time
+import uuid
+
+import numpy as np
+
+from .. import hyperparameters as hp
+from ..images import PREPROCESSING
+from ..utils import get_tqdm
+from .engines import DaskEngine, InProcessEngine, import_distributed
+from .errors import DatasetError
+from .sources import open_source, parse_size, parse_targets
+from .store import Store
+from .worker import Job
+
+__all__ = ["explain_dataset", "RunSummary"]
+
+RunSummary = collections.namedtuple("RunSummary", [
+    "path", "n_items", "done", "failed", "pending", "explained", "failed_now", "workers",
+    "startup_seconds", "explain_seconds", "items_per_second", "load_seconds"])
+RunSummary.__doc__ = """What a run did: the file ``path``; over the whole file, ``n_items``,
+``done``, ``failed`` and ``pending`` items; in this run, ``explained`` items (``failed_now`` of
+them failed) by ``workers`` workers in ``explain_seconds`` (``items_per_second``) after
+``startup_seconds`` (cluster start, model loading, statistics); ``load_seconds``: each
+worker's model load and analyzer build."""
+
+# Settings that must match to continue a file: attribute -> what the option is called.
+_RESUME_SETTINGS = collections.OrderedDict([
+    ("model_sha256", "the model file (its SHA-256)"), ("source_kind", "the kind of data set"),
+    ("array_key", "--array-key"), ("preprocess", "--preprocess"), ("resize", "--resize"),
+    ("targets", "--targets"), ("hyperparameters", "the IBA hyperparameters")])
+_FLOAT_HYPERPARAMETERS = ("beta", "learning_rate", "min_std", "smooth_std")
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _hyperparameters(**values):
+    try:
+        merged = hp.merge(hp.DEFAULTS, **values)
+    except (TypeError, ValueError) as error:
+        raise DatasetError(str(error))
+    for name in _FLOAT_HYPERPARAMETERS:
+        merged[name] = float(merged[name])
+    return merged
+
+
+def _positive_int(value, name, minimum=1):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise DatasetError("{}={!r} is invalid: it must be an int >= {}".format(
+            name, value, minimum))
+    return int(value)
+
+
+def _check_fits(info, source, targets, resize):
+    """Checks the data set and targets against the model; raises DatasetError."""
+    height, width, channels = info["input_shape"]
+    if source.item_shape is not None and source.item_shape != info["input_shape"]:
+        raise DatasetError("the arrays of {} have shape {}, the model expects {}".format(
+            source.path, source.item_shape, info["input_shape"]))
+    if resize is not None:
+        if source.kind != "folder":
+            raise DatasetError("--resize is for image folders; arrays are used as they are")
+        if resize[0] < height or resize[1] < width:
+            raise DatasetError("resize {}x{} is smaller than the model's input {}x{}; it must "
+                               "be at least as large (the centre is cropped)".format(
+                                   resize[0], resize[1], height, width))
+    n_classes = info["n_classes"]
+    if targets == "label":
+        labels = source.labels
+        if labels.min() < 0 or labels.max() >= n_classes:
+            where = "{} class folders".format(len(source.classes)) if source.classes else \
+                "labels from {} to {}".format(labels.min(), labels.max())
+            raise DatasetError("--targets label: the data set has {}, the model has {} outputs "
+                               "(0 to {})".format(where, n_classes, n_classes - 1))
+    elif targets != "predicted" and int(targets) >= n_classes:
+        raise DatasetError("--targets {} is out of range: the model has {} outputs (0 to {})"
+                           .format(targets, n_classes, n_classes - 1))
+
+
+def _check_resume(store, attrs, keys, layer):
+    """Checks that ``store`` was made by the same settings and items; raises DatasetError."""
+    advice = "rerun with the same settings to continue, pass --overwrite to start again, or " \
+             "write to another file"
+    for name, what in _RESUME_SETTINGS.items():
+        stored, wanted = store.attrs.get(name, ""), attrs[name]
+        if str(stored) != str(wanted):
+            raise DatasetError("{} was made with another {} ({} there, {} now); {}".format(
+                store.path, what, stored or "none", wanted or "none", advice))
+    if layer is not None and layer != store.attrs.get("layer"):
+        raise DatasetError("{} was made with --layer {}, not {}; {}".format(
+            store.path, store.attrs.get("layer"), layer, advice))
+    stored_keys = store.keys()
+    if stored_keys != list(keys):
+        if len(stored_keys) != len(keys):
+            change = "{} items now, {} in the file".format(len(keys), len(stored_keys))
+        else:
+            first = next(i for i, (a, b) in enumerate(zip(stored_keys, keys)) if a != b)
+            change = "item {} is {} now, {} in the file".format(first, keys[first],
+                                                                stored_keys[first])
+        raise DatasetError("the data set changed since {} was made ({}); {}".format(
+            store.path, change, advice))
+
+
+def _lost_result(chunk, map_shape, message):
+    n = len(chunk)
+    return {"index": np.array([item.index for item in chunk], dtype=np.int64),
+            "saliency": np.zeros((n,) + tuple(map_shape), dtype=np.float32),
+            "target": np.full(n, -1), "predicted": np.full(n, -1),
+            "bits": np.full(n, np.nan), "seconds": np.full(n, np.nan), "error": [message] * n}
+
+
+def _engine(workers, scheduler, tf_threads):
+    if workers == 0:
+        return InProcessEngine(tf_threads)
+    return DaskEngine(workers=workers, scheduler=scheduler, tf_threads=tf_threads)
+
+
+def explain_dataset(model, source, out, layer=None, targets="predicted", preprocess="unit",
+                    resize=None, array_key=None, label_key=None, beta=10., steps=10,
+                    batch_size=10, learning_rate=1., min_std=0.01, smooth_std=1.,
+                    fit_samples=500, seed=0, chunk_size=8, workers=None, scheduler=None,
+                    tf_threads=None, retry_failed=False, overwrite=False, custom_objects=(),
+                    progress=True, log=print):
+    """Explains every item of a folder or an .npy/.npz file into one HDF5 file.
+
+    Resumable: rerun the same call after an interruption and it explains only the items
+    that are not in ``out`` yet. See docs/dataset.md for the file layout.
+
+    Args:
+        model (str): a Keras ``.h5`` model (same path on every worker); a softmax output is
+            explained through its logits.
+        source (str): a folder with one sub-folder per class (as
+            :func:`iba_tf.get_imagenet_generator` reads it; a folder without sub-folders gives
+            unlabelled images), or an ``.npy``/``.npz`` file of images in 0..255.
+        out (str): the HDF5 file to write (or to continue).
+        layer (str): the layer to put the bottleneck after; None: the default layer.
+        targets: ``"predicted"`` (the model's top class), ``"label"`` (the folder's class or
+            the .npz labels) or a class index.
+        preprocess (str): pixel scaling (:data:`iba_tf.images.PREPROCESSING`).
+        resize: resize images to this size (an int or ``(height, width)``), then crop the
+            centre to the model's size; None: resize to the model's size.
+        array_key, label_key (str): the arrays of an .npz file (default: guessed).
+        beta, steps, batch_size, learning_rate, min_std, smooth_std: IBA hyperparameters.
+        fit_samples (int): items (a random subset) to estimate the feature statistics on,
+            once, before the first item is explained; they are kept in the file.
+        seed (int): seed of that subset.
+        chunk_size (int): items per task (explained together; at most this many per worker
+            are lost by an interruption).
+        workers (int): local Dask worker processes (default: one per core); 0 explains in
+            this process without Dask.
+        scheduler (str): address of a running Dask scheduler to use instead.
+        tf_threads (int): TensorFlow threads per worker (default: cores / workers).
+        retry_failed (bool): explain the items that failed before again.
+        overwrite (bool): start a new file even if ``out`` exists.
+        custom_objects (list): ``"module:attr"`` specs of custom layers the model needs.
+        progress (bool): show a progress bar.
+        log (callable): where messages go (None: nowhere).
+
+    Returns:
+        RunSummary: what the file holds and what this run did.
+
+    Raises:
+        DatasetError: bad input (names the bad value); MissingDaskError: Dask is needed.
+        KeyboardInterrupt: after closing the file and the cluster; rerun to continue.
+    """
+    log = log or (lambda *args, **kwargs: None)
+    started = time.time()
+    # ---- cheap checks before anything starts
+    workers = None if workers is None else _positive_int(workers, "workers", 0)
+    if scheduler and workers == 0:
+        raise DatasetError("workers=0 explains in this process; it cannot go with a scheduler")
+    if workers != 0:
+        import_distributed()
+    chunk_size = _positive_int(chunk_size, "chunk_size")
+    fit_samples = _positive_int(fit_samples, "fit_samples", 2)
+    tf_threads = None if tf_threads is None else _positive_int(tf_threads, "tf_threads")
+    if preprocess not in PREPROCESSING:
+        raise DatasetError("preprocess {!r} is unknown; choose one of {}".format(
+            preprocess, ", ".join(PREPROCESSING)))
+    hyper = _hyperparameters(beta=beta, steps=steps, batch_size=batch_size,
+                             learning_rate=learning_rate, min_std=min_std, smooth_std=smooth_std)
+    resize = parse_size(resize)
+    rule = parse_targets(targets)
+    if not isinstance(model, str) or not os.path.isfile(model):
+        raise DatasetError("model file not found: {}".format(model))
+    data = open_source(source, array_key, label_key)
+    if rule == "label" and not data.has_labels:
+        raise DatasetError("--targets label needs labels: a folder with one sub-folder per "
+                           "class, or an .npz file with a label array; {} has none".format(
+                               data.path))
+    model = os.path.abspath(model)
+    attrs = {"model": model, "model_sha256": _sha256(model), "source": data.path,
+             "source_kind": data.kind, "array_key": data.array_key or "",
+             "label_key": data.label_key or "", "preprocess": preprocess,
+             "resize": "{}x{}".format(*resize) if resize else "", "targets": rule,
+             "hyperparameters": json.dumps(hyper, sort_keys=True),
+             "custom_objects": json.dumps(list(custom_objects or ()))}
+
+    # ---- an existing file: check it and see what is left
+    store = None
+    if os.path.exists(out) and not overwrite:
+        store = Store.open(out)
+        try:
+            _check_resume(store, attrs, data.keys, layer)
+        except DatasetError:
+            store.close()
+            raise
+        layer = store.attrs["layer"]
+    try:
+        return _run(store, attrs, data, out, layer, rule, resize, hyper, fit_samples, seed,
+                    chunk_size, workers, scheduler, tf_threads, retry_failed, custom_objects,
+                    progress, log, started)
+    finally:
+        if store is not None:
+            store.close()
+
+
+def _run(store, attrs, data, out, layer, rule, resize, hyper, fit_samples, seed, chunk_size,
+         workers, scheduler, tf_threads, retry_failed, custom_objects, progress, log, started):
+    job = Job(model=attrs["model"], model_sha256=attrs["model_sha256"], layer=layer,
+              targets=rule, preprocess=attrs["preprocess"], resize=resize,
+              hyperparameters=tuple(sorted(hyper.items())),
+              custom_objects=tuple(custom_objects or ()), tf_threads=tf_threads)
+    if store is not None:
+        pending = store.pending(retry_failed)
+        if len(pending) == 0:
+            counts = store.counts()
+            log("{}: all {} items are there ({} failed{}); nothing to do".format(
+                out, len(data), counts["failed"],
+                ", rerun with --retry-failed to try them again" if counts["failed"] else ""))
+            return RunSummary(out, len(data), counts["done"], counts["failed"], 0, 0, 0, 0,
+                              time.time() - started, 0., 0., [])
+    log("Explaining {} -> {}".format(data.describe(), out))
+    with _engine(workers, scheduler, tf_threads) as engine:
+        log("Workers: {}".format(engine.description))
+        if hasattr(engine, "host_workers"):
+            job = dataclasses.replace(job, host_workers=engine.host_workers())
+        info = engine.describe(job)
+        _check_fits(info, data, rule, resize)
+        if store is None:
+            fit_indices = np.sort(np.random.RandomState(seed).choice(
+                len(data), min(len(data), fit_samples), replace=False))
+            log("Estimating the feature statistics of layer {} on {} items".format(
+                info["layer"], len(fit_indices)))
+            prepared = engine.prepare(job, data.items(fit_indices))
+            created = dict(attrs, layer=info["layer"], softmax_removed=info["softmax_removed"],
+                           input_shape=list(info["input_shape"]), n_classes=info["n_classes"],
+                           fit_samples=prepared["fit_used"], fit_seed=seed,
+                           created=datetime.datetime.now().isoformat(timespec="seconds"),
+                           iba_tf_version=_version())
+            Store.create(out, created, data.keys, data.labels, info["map_shape"],
+                         prepared["state"], data.classes)
+            store = Store.open(out)
+        with store:
+            return _explain_all(engine, job, store, data, info, chunk_size, retry_failed,
+                                progress, log, started)
+
+
+def _version():
+    from .. import __version__
+    return __version__
+
+
+def _write_all(finished, store, map_shape, bar):
+    """Writes each finished chunk; returns the numbers of items written and failed."""
+    explained = failed = 0
+    for chunk, result in finished:
+        if isinstance(result, str):
+            result = _lost_result(chunk, map_shape, result)
+        try:
+            store.write(result)
+        except (OSError, RuntimeError) as error:
+            raise DatasetError("writing {} failed ({}); the items written before are kept: "
+                               "rerun to continue".format(store.path, error))
+        explained += len(chunk)
+        failed += sum(1 for message in result["error"] if message)
+        bar.update(len(chunk))
+        if failed:
+            bar.set_postfix(failed=failed, refresh=False)
+    return explained, failed
+
+
+def _explain_all(engine, job, store, data, info, chunk_size, retry_failed, progress, log,
+                 started):
+    state, token = store.state(), uuid.uuid4().hex
+    pending = store.pending(retry_failed)
+    chunks = [data.items(pending[i:i + chunk_size]) for i in range(0, len(pending), chunk_size)]
+    load_seconds = engine.wait_ready()
+    counts = store.counts()
+    skipped = len(data) - len(pending)
+    if skipped:
+        log("{} items are in the file already ({} failed); {} to go".format(
+            skipped, counts["failed"] if not retry_failed else 0, len(pending)))
+    loop_start = time.time()
+    bar = get_tqdm()(total=len(data), initial=skipped, unit="item", desc="Explaining",
+                     disable=not progress, smoothing=0.1)
+    try:
+        with contextlib.closing(engine.map(job, state, token, chunks)) as finished:
+            explained, failed = _write_all(finished, store, info["map_shape"], bar)
+    except KeyboardInterrupt:
+        bar.close()
+        counts = store.counts()
+        log("Interrupted: {} of {} items are in {}; rerun the same command to continue "
+            "(at most the items in flight were lost)".format(
+                counts["done"] + counts["failed"], len(data), store.path))
+        raise
+    finally:
+        bar.close()
+    seconds = time.time() - loop_start
+    counts = store.counts()
+    summary = RunSummary(store.path, len(data), counts["done"], counts["failed"],
+                         counts["pending"], explained, failed, engine.n_workers,
+                         loop_start - started, seconds, explained / seconds if seconds else 0.,
+                         load_seconds)
+    log("Done: {} items explained in {:.1f} s ({:.2f} items/s with {} worker{}, after {:.1f} s "
+        "of start-up); {} failed in this run. {} holds {} of {} items{}.".format(
+            explained, seconds, summary.items_per_second, engine.n_workers,
+            "s" if engine.n_workers != 1 else "", summary.startup_seconds, failed, store.path,
+            counts["done"], len(data),
+            " ({} failed: see items/error)".format(counts["failed"]) if counts["failed"] else ""))
+    return summary

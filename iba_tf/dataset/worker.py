@@ -1,0 +1,302 @@
+"""What runs in a worker: load the model once, then explain chunks of items.
+
+A Dask worker process keeps one :class:`Explainer` (the Keras model, its TensorFlow session
+and the IBA copy of the graph) for as long as it lives: the task functions
+(:func:`warm_up_task`, :func:`prepare_task`, :func:`explain_task`) find it in a per-process
+cache keyed on the model file, its hash, the layer and the hyperparameters. TensorFlow is
+imported inside the worker, on its first task. The same :class:`Explainer` runs in the
+calling process when no Dask is used.
+"""
+import dataclasses
+import os
+import threading
+import time
+import typing
+
+import numpy as np
+
+from ..images import preprocess
+from .errors import DatasetError
+from .sources import read_item
+
+__all__ = ["Job", "Explainer", "warm_up_task", "prepare_task", "explain_task", "cpu_count"]
+
+# Items read and fed at once while estimating the statistics.
+FIT_BLOCK = 64
+
+
+def cpu_count():
+    """The cores this process may run on (the affinity mask where there is one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+    """Everything a worker needs to explain items (small and picklable).
+
+    Attributes:
+        model (str): absolute path of the Keras ``.h5`` model (readable on every worker).
+        model_sha256 (str): its hash (part of the cache key: a changed file is reloaded).
+        layer (str): the layer to put the bottleneck after; None: the default layer.
+        targets (str): ``"label"``, ``"predicted"`` or a class index as a string.
+        preprocess (str): a mode of :data:`iba_tf.images.PREPROCESSING`.
+        resize (tuple): ``(height, width)`` to resize images to before the centre crop.
+        hyperparameters (tuple): ``(name, value)`` pairs for :class:`IBACopyInnvestigate`.
+        custom_objects (tuple): ``"module:attr"`` specs the model needs.
+        tf_threads (int): TensorFlow threads per worker; None: cores / workers on the host.
+        host_workers (tuple): ``(host, number of workers)`` pairs, for ``tf_threads=None``.
+    """
+    model: str
+    model_sha256: str
+    layer: typing.Optional[str] = None
+    targets: str = "predicted"
+    preprocess: str = "unit"
+    resize: typing.Optional[tuple] = None
+    hyperparameters: tuple = ()
+    custom_objects: tuple = ()
+    tf_threads: typing.Optional[int] = None
+    host_workers: tuple = ()
+
+    def model_key(self):
+        """What identifies a loaded model and analyzer (threads and targets do not)."""
+        return (self.model, self.model_sha256, self.layer, self.custom_objects,
+                self.hyperparameters)
+
+
+def _session_config(threads):
+    """Imports TensorFlow quietly; with ``threads``, gives Keras a session limited to them."""
+    from ..cli import quiet_tensorflow
+    quiet_tensorflow()
+    if threads is None:
+        return None
+    import keras.backend as K
+    import tensorflow as tf
+    config = tf.ConfigProto(intra_op_parallelism_threads=threads,
+                            inter_op_parallelism_threads=min(2, threads))
+    K.set_session(tf.Session(config=config))
+    return config
+
+
+class Explainer:
+    """A loaded model and its IBA analyzer; explains items one chunk at a time.
+
+    Args:
+        job (Job): the model, layer and hyperparameters.
+        tf_threads (int): limit TensorFlow to this many threads (a new Keras session);
+            None keeps the current Keras session.
+
+    Attributes:
+        info (dict): ``input_shape`` (H, W, C), ``n_classes``, ``layer`` (the name used),
+            ``softmax_removed`` (bool: the logits are explained), ``map_shape`` (H, W).
+        load_seconds (float): time to load the model and build the analyzer.
+
+    Raises:
+        DatasetError: the model does not load, takes no images, or has no such layer.
+    """
+
+    def __init__(self, job, tf_threads=None):
+        start = time.time()
+        self.job = job
+        config = _session_config(tf_threads)
+        from ..cli import CliError, check_layer, load_keras_model
+        from ..tensorflow_v1.innvestigate_analyzer import (IBACopyInnvestigate,
+                                                           default_feature_layer)
+        from ..tensorflow_v1.keras_utils import model_wo_softmax
+        try:
+            model = load_keras_model(job.model, list(job.custom_objects))
+            if job.layer is not None:
+                check_layer(model, job.layer)
+        except CliError as error:
+            raise DatasetError(str(error))
+        shape = tuple(model.input_shape) if isinstance(model.input_shape, tuple) else None
+        if shape is None or len(shape) != 4 or None in shape[1:] or shape[3] not in (1, 3):
+            raise DatasetError("the model {} takes inputs of shape {}; explain-dataset needs "
+                               "images of a fixed size (height, width, 1 or 3 channels)".format(
+                                   job.model, model.input_shape))
+        softmax = model.output.op.type == "Softmax"
+        logits = model_wo_softmax(model) if softmax else model
+        layer = job.layer or default_feature_layer(logits).name
+        self.analyzer = IBACopyInnvestigate(
+            logits, neuron_selection_mode="index", feature_name=layer,
+            copy_session_config=config, **dict(job.hyperparameters))
+        self.info = {"input_shape": tuple(int(s) for s in shape[1:]),
+                     "n_classes": int(logits.output.shape[-1]), "layer": layer,
+                     "softmax_removed": softmax, "map_shape": tuple(int(s) for s in shape[1:3])}
+        self.state_token = None
+        self.lock = threading.Lock()
+        self.load_seconds = time.time() - start
+
+    # ------------------------------------------------------------------ statistics
+    def fit(self, items):
+        """Estimates the feature statistics on ``items`` (unreadable ones are skipped).
+
+        Returns:
+            tuple: ``(state, n_used)``: the analyzer's statistics (``state_dict()``) and the
+            number of items they are estimated on.
+        """
+        used = 0
+        with self.lock:
+            for start in range(0, len(items), FIT_BLOCK):
+                images = []
+                for item in items[start:start + FIT_BLOCK]:
+                    try:
+                        images.append(read_item(item, self.info["input_shape"],
+                                                self.job.resize))
+                    except Exception:           # reported when the item itself is explained
+                        continue
+                if images:
+                    self.analyzer.fit(preprocess(np.stack(images), self.job.preprocess))
+                    used += len(images)
+            if used < 2:
+                raise DatasetError("only {} of the {} items chosen for the feature statistics "
+                                   "could be read; at least 2 are needed".format(
+                                       used, len(items)))
+            self.state_token = None
+            return self.state(), used
+
+    def state(self):
+        """The analyzer's statistics and defaults, as a picklable dict."""
+        state = self.analyzer.state_dict()
+        state.pop("feature", None)
+        state.pop("outputs", None)
+        return state
+
+    # ------------------------------------------------------------------ explaining
+    def _targets(self, items, predicted):
+        rule = self.job.targets
+        if rule == "predicted":
+            return predicted
+        if rule == "label":
+            return np.array([item.label for item in items], dtype=np.int64)
+        return np.full(len(items), int(rule), dtype=np.int64)
+
+    def _explain_loaded(self, items, x):
+        """Predicts and explains readable items; returns (maps, targets, predicted)."""
+        predicted = self.analyzer.predict(x).argmax(axis=1)
+        targets = self._targets(items, predicted)
+        n_classes = self.info["n_classes"]
+        bad = [(item.key, int(t)) for item, t in zip(items, targets) if not 0 <= t < n_classes]
+        if bad:
+            raise ValueError("target {} of item {} is not a class of the model (0 to {})".format(
+                bad[0][1], bad[0][0], n_classes - 1))
+        maps = self.analyzer.analyze(x, neuron_selection=targets)
+        return maps.astype(np.float32), targets, predicted
+
+    def explain(self, items, state=None, state_token=None):
+        """Explains ``items`` (a list of :class:`Item`) with the given statistics.
+
+        An item that cannot be read or explained gets an error message instead of a map;
+        the others are explained together (one optimisation for up to 8 at once).
+
+        Returns:
+            dict: ``index``, ``saliency`` (n, H, W), ``target``, ``predicted``, ``bits``,
+            ``seconds`` (arrays with n entries) and ``error`` (n strings; "" for success), as
+            :meth:`Store.write` takes it.
+        """
+        n = len(items)
+        result = {"index": np.array([item.index for item in items], dtype=np.int64),
+                  "saliency": np.zeros((n,) + self.info["map_shape"], dtype=np.float32),
+                  "target": np.full(n, -1, dtype=np.int64),
+                  "predicted": np.full(n, -1, dtype=np.int64),
+                  "bits": np.full(n, np.nan), "seconds": np.zeros(n), "error": [""] * n}
+        with self.lock:
+            if state is not None and state_token != self.state_token:
+                self.analyzer.load_state_dict(state)
+                self.state_token = state_token
+            images, readable = [], []
+            for position, item in enumerate(items):
+                start = time.time()
+                try:
+                    images.append(read_item(item, self.info["input_shape"], self.job.resize))
+                    readable.append(position)
+                except Exception as error:
+                    result["error"][position] = "cannot read: {}".format(_message(error))
+                result["seconds"][position] = time.time() - start
+            if readable:
+                x = preprocess(np.stack(images), self.job.preprocess)
+                self._explain_into(result, items, readable, x)
+        return result
+
+    def _explain_into(self, result, items, positions, x):
+        start = time.time()
+        try:
+            outcome = self._explain_loaded([items[p] for p in positions], x)
+        except Exception as error:
+            if len(positions) == 1:
+                result["error"][positions[0]] = "cannot explain: {}".format(_message(error))
+                result["seconds"][positions[0]] += time.time() - start
+                return
+            for i, position in enumerate(positions):  # find the item(s) that fail
+                self._explain_into(result, items, [position], x[i:i + 1])
+            return
+        share = (time.time() - start) / len(positions)
+        for position, saliency, target, predicted in zip(positions, *outcome):
+            result["saliency"][position] = saliency
+            result["target"][position] = target
+            result["predicted"][position] = predicted
+            result["bits"][position] = float(np.sum(saliency, dtype=np.float64))
+            result["seconds"][position] += share
+
+
+def _message(error):
+    text = str(error).strip().splitlines()
+    return "{}: {}".format(type(error).__name__, text[0]) if text else type(error).__name__
+
+
+# ---------------------------------------------------------------------- per-process cache
+_EXPLAINERS = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def _worker_threads(job):
+    """TensorFlow threads for this worker: the job's, else the cores shared by its workers."""
+    if job.tf_threads is not None:
+        return job.tf_threads
+    try:
+        from distributed import get_worker
+        from distributed.comm import get_address_host
+        host = get_address_host(get_worker().address)
+    except (ImportError, ValueError):
+        return None
+    workers_here = dict(job.host_workers).get(host, 1)
+    return max(1, cpu_count() // max(1, workers_here))
+
+
+def cached_explainer(job):
+    """This process's :class:`Explainer` for ``job``, loaded on the first call."""
+    key = job.model_key()
+    with _CACHE_LOCK:
+        explainer = _EXPLAINERS.get(key)
+        if explainer is None:
+            _EXPLAINERS.clear()
+            explainer = _EXPLAINERS[key] = Explainer(job, _worker_threads(job))
+        explainer.job = job          # the same model may be used with other targets / pixels
+    return explainer
+
+
+def warm_up_task(job):
+    """Loads the model in this worker; returns ``{"info", "load_seconds"}``."""
+    explainer = cached_explainer(job)
+    return {"info": explainer.info, "load_seconds": explainer.load_seconds}
+
+
+def prepare_task(job, fit_items):
+    """Loads the model and estimates the statistics on ``fit_items``.
+
+    Returns:
+        dict: ``info``, ``state`` (the statistics), ``fit_used`` (items used),
+        ``fit_seconds`` and ``load_seconds``.
+    """
+    explainer = cached_explainer(job)
+    start = time.time()
+    state, used = explainer.fit(fit_items)
+    return {"info": explainer.info, "state": state, "fit_used": used,
+            "fit_seconds": time.time() - start, "load_seconds": explainer.load_seconds}
+
+
+def explain_task(job, state, state_token, items):
+    """Explains ``items`` in this worker (see :meth:`Explainer.explain`)."""
+    return cached_explainer(job).explain(items, state, state_token)
