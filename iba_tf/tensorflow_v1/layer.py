@@ -263,17 +263,24 @@ class IBALayer(keras.layers.Layer):
             ["IBALayer: the flow is restricted with the alpha of the last analyze, which "
              "explained", n_alpha, "sample(s); the model was run on", n_feature,
              "sample(s). Run it on 1 sample or on as many as were analyzed."])
+        # Z = lambda * R + (1 - lambda) * (mean + std * eps), passed neurons keep R, inactive
+        # ones give 0. Everything but the noise is folded into two per-sample terms, so only
+        # two operations (and their gradients) touch the noise-sized tensors:
+        # Z = offset + scale * eps.
+        passed = parts.pass_mask.read_value()
+        active = parts.active.read_value()
+        restricted = 1. - passed
+        offset = active * (passed * feature + restricted * (
+            lam * feature + one_minus_lam * parts.mean.read_value()))
+        scale = active * restricted * one_minus_lam * self._std()
         shape = list(self._feature_shape)
         per_sample = [-1, 1] + shape
         with tf.control_dependencies([check]):
-            noise = parts.mean.read_value() + self._std() * tf.random.normal(
-                tf.stack([n_feature, parts.noise_samples] + shape))
-        feature = tf.reshape(feature, per_sample)
-        restricted = (tf.reshape(lam, per_sample) * feature
-                      + tf.reshape(one_minus_lam, per_sample) * noise)
-        passed = parts.pass_mask.read_value()
-        restricted = passed * feature + (1. - passed) * restricted
-        return tf.reshape(restricted * parts.active.read_value(), [-1] + shape)
+            # the raw op: tf.random.normal would add a multiply and an add of the full size
+            noise = tf.raw_ops.RandomStandardNormal(
+                shape=tf.stack([n_feature, parts.noise_samples] + shape), dtype=tf.float32)
+        noisy = tf.reshape(offset, per_sample) + tf.reshape(scale, per_sample) * noise
+        return tf.reshape(noisy, [-1] + shape)
 
     def get_config(self):
         """Returns the layer config: the keras options and the default hyperparameters."""

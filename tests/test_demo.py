@@ -1,0 +1,15 @@
+"""The demo (make demo) with a reduced setting."""
+import os
+
+from iba_tf import demo
+
+
+def test_demo_writes_both_figures(tmp_path, capsys):
+    result = demo.main(["--out", str(tmp_path), "--faces", "2", "--digits", "2", "--epochs", "1",
+                        "--steps", "2"])
+    for part in ("emotions", "digits"):
+        assert os.path.getsize(result[part]["figure"]) > 10000
+    printed = capsys.readouterr().out
+    assert "astronaut" in printed and "accuracy" in printed and "s per explanation" in printed
+    assert "LRP-epsilon: not available" in printed       # shown plainly, not hidden
+    assert result["digits"]["accuracy"] > 0.5
