@@ -230,6 +230,19 @@ def command_explain(args):
             path, names[pred], names[target], sal.sum(), stem, stem))
 
 
+def add_hyperparameter_arguments(parser):
+    """Adds the IBA hyperparameter options (``--beta`` ...) with the library's defaults."""
+    from .hyperparameters import DEFAULTS
+    hyper = parser.add_argument_group("IBA hyperparameters")
+    hyper.add_argument("--beta", type=float, default=DEFAULTS["beta"])
+    hyper.add_argument("--steps", type=int, default=DEFAULTS["steps"])
+    hyper.add_argument("--batch-size", type=int, default=DEFAULTS["batch_size"],
+                       help="noise samples per step")
+    hyper.add_argument("--lr", type=float, default=DEFAULTS["learning_rate"])
+    hyper.add_argument("--smooth-std", type=float, default=DEFAULTS["smooth_std"])
+    hyper.add_argument("--min-std", type=float, default=DEFAULTS["min_std"])
+
+
 def build_parser():
     from .dataset.command import add_explain_dataset_parser
     parser = argparse.ArgumentParser(
@@ -262,13 +275,7 @@ def build_parser():
     explain.add_argument("--fit-dir", help="folder of images for the feature statistics "
                          "(default: the given images plus flipped/shifted/noisy copies)")
     explain.add_argument("--custom-objects", action="append", metavar="MODULE:ATTR")
-    hyper = explain.add_argument_group("IBA hyperparameters")
-    hyper.add_argument("--beta", type=float, default=10.)
-    hyper.add_argument("--steps", type=int, default=10)
-    hyper.add_argument("--batch-size", type=int, default=10, help="noise samples per step")
-    hyper.add_argument("--lr", type=float, default=1.)
-    hyper.add_argument("--smooth-std", type=float, default=1.)
-    hyper.add_argument("--min-std", type=float, default=0.01)
+    add_hyperparameter_arguments(explain)
     explain.set_defaults(run=command_explain)
     add_explain_dataset_parser(sub)
     return parser

@@ -3,20 +3,9 @@ and in distribution where the noise differs."""
 import numpy as np
 from scipy.stats import spearmanr
 
-from conftest import small_cnn
 
-
-def _fitted():
-    model = small_cnn()
-    iba = model.get_layer("iba")
-    images = np.random.rand(40, 32, 32, 3).astype("float32")
-    target = iba.set_classification_loss(model.output)
-    iba.fit({model.input: images})
-    return model, iba, target, images
-
-
-def test_batched_equals_single_without_noise_dependence():
-    model, iba, target, images = _fitted()
+def test_batched_equals_single_without_noise_dependence(fitted_cnn):
+    model, iba, target, images = fitted_cnn
     targets = np.array([0, 3, 1, 4])
     batched = iba.analyze({model.input: images[:4], target: targets}, steps=0)
     for i in range(4):
@@ -24,8 +13,8 @@ def test_batched_equals_single_without_noise_dependence():
         np.testing.assert_allclose(batched[i], single, rtol=1e-5, atol=1e-6)
 
 
-def test_batched_matches_single_in_distribution():
-    model, iba, target, images = _fitted()
+def test_batched_matches_single_in_distribution(fitted_cnn):
+    model, iba, target, images = fitted_cnn
     targets = model.predict(images[:4]).argmax(1)
     batched = iba.analyze({model.input: images[:4], target: targets}, steps=20)
     active = iba.estimator.active_neurons()
@@ -39,8 +28,8 @@ def test_batched_matches_single_in_distribution():
         assert abs(np.log(batched[i].sum() / single.sum())) < np.log(2)
 
 
-def test_every_hyperparameter_acts_per_sample_in_a_batch():
-    model, iba, target, images = _fitted()
+def test_every_hyperparameter_acts_per_sample_in_a_batch(fitted_cnn):
+    model, iba, target, images = fitted_cnn
     feed = {model.input: images[:3], target: [0, 1, 2]}
     default = iba.analyze(feed).sum(axis=(1, 2, 3))
     huge_beta = iba.analyze(feed, beta=1e4, steps=20).sum(axis=(1, 2, 3))

@@ -22,6 +22,7 @@ def add_explain_dataset_parser(subparsers):
         argparse.ArgumentParser: the subcommand's parser (its ``run`` default is
         :func:`command_explain_dataset`).
     """
+    from ..cli import add_hyperparameter_arguments
     parser = subparsers.add_parser(
         "explain-dataset", help="explain every image of a folder or array file into one HDF5 "
         "file (resumable; runs on Dask)",
@@ -64,13 +65,7 @@ def add_explain_dataset_parser(subparsers):
     run.add_argument("--overwrite", action="store_true",
                      help="start a new file even if --out exists")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    hyper = parser.add_argument_group("IBA hyperparameters")
-    hyper.add_argument("--beta", type=float, default=10.)
-    hyper.add_argument("--steps", type=int, default=10)
-    hyper.add_argument("--batch-size", type=int, default=10, help="noise samples per step")
-    hyper.add_argument("--lr", type=float, default=1.)
-    hyper.add_argument("--smooth-std", type=float, default=1.)
-    hyper.add_argument("--min-std", type=float, default=0.01)
+    add_hyperparameter_arguments(parser)
     parser.set_defaults(run=command_explain_dataset)
     return parser
 
