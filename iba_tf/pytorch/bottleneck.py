@@ -7,12 +7,12 @@ TensorFlow port), for features in torch's channels-first layout ``(c, h, w)``.
 import contextlib
 import functools
 import math
-import numbers
 
 import numpy as np
 import torch
 from torch import nn
 
+from .. import hyperparameters
 from ..smoothing import smoothing_matrix
 from ..utils import get_tqdm, ifnone
 from ..welford import WelfordEstimator
@@ -28,35 +28,8 @@ class _InterruptExecution(Exception):
     """Raised by the bottleneck inside ``interrupt_execution()`` to stop the forward pass."""
 
 
-def _is_real(value):
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def _is_int(value):
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-# name -> (test, what the value must be); None always means "not given"
-_RULES = {
-    "sigma": (lambda v: _is_real(v) and v >= 0, "a number >= 0, or None (0/None: no blur)"),
-    "beta": (lambda v: _is_real(v) and v >= 0, "a number >= 0"),
-    "min_std": (lambda v: _is_real(v) and v > 0, "a number > 0"),
-    "optimization_steps": (lambda v: _is_int(v) and v >= 0, "an int >= 0"),
-    "lr": (lambda v: _is_real(v) and v >= 0, "a number >= 0"),
-    "batch_size": (lambda v: _is_int(v) and v >= 1, "an int >= 1"),
-    "initial_alpha": (lambda v: _is_real(v) and math.isfinite(v), "a finite number"),
-    "active_neurons_threshold": (lambda v: _is_real(v) and 0 <= v < 1,
-                                 "a number in [0, 1)"),
-}
-
-
 def _validate(**values):
-    for name, value in values.items():
-        test, expected = _RULES[name]
-        if value is not None and not test(value):
-            raise ValueError("IBA: {}={!r} is invalid: it must be {}.".format(
-                name, value, expected))
-    return values
+    return hyperparameters.validate(_prefix="IBA: ", **values)
 
 
 @functools.lru_cache(maxsize=64)
@@ -444,7 +417,7 @@ class IBA(nn.Module):
         Returns:
             self
         """
-        if not _is_int(n_samples) or n_samples < 1:
+        if not hyperparameters.is_int(n_samples) or n_samples < 1:
             raise ValueError("IBA.estimate: n_samples must be an int >= 1, got {!r}."
                              .format(n_samples))
         if reset:
