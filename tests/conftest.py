@@ -35,6 +35,18 @@ def small_cnn(input_shape=(32, 32, 3), classes=5, iba_kwargs=None):
     ])
 
 
+def save_tiny_cnn(path, size, classes):
+    """Saves a small RGB CNN ending in a softmax (conv1, conv2, out) to ``path``."""
+    import keras
+    keras.Sequential([
+        keras.layers.Conv2D(6, 3, padding="same", activation="relu",
+                            input_shape=(size, size, 3), name="conv1"),
+        keras.layers.Conv2D(6, 3, strides=2, padding="same", activation="relu", name="conv2"),
+        keras.layers.Flatten(),
+        keras.layers.Dense(classes, activation="softmax", name="out")]).save(path)
+    return path
+
+
 @pytest.fixture
 def fitted_cnn():
     """The small CNN with its bottleneck fitted on 40 random images and a loss set.

@@ -8,19 +8,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import save_tiny_cnn
 from iba_tf import cli
 
 
 @pytest.fixture
 def tiny(tmp_path):
     """A saved RGB CNN with a softmax (32x32x3, 4 classes) and two PNG images."""
-    model = keras.Sequential([
-        keras.layers.Conv2D(6, 3, padding="same", activation="relu", input_shape=(32, 32, 3),
-                            name="conv1"),
-        keras.layers.Conv2D(6, 3, strides=2, padding="same", activation="relu", name="conv2"),
-        keras.layers.Flatten(), keras.layers.Dense(4, activation="softmax", name="out")])
-    path = str(tmp_path / "tiny.h5")
-    model.save(path)
+    path = save_tiny_cnn(str(tmp_path / "tiny.h5"), size=32, classes=4)
     images = []
     for i, size in enumerate([(32, 32), (50, 40)]):
         image_path = str(tmp_path / "image{}.png".format(i))

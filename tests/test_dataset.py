@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import save_tiny_cnn
 from iba_tf.dataset import DatasetError, MissingDaskError, explain_dataset, read_results
 from iba_tf.dataset.command import add_explain_dataset_parser, command_explain_dataset
 from iba_tf.dataset.sources import open_source
@@ -25,16 +26,9 @@ FAST = dict(steps=2, batch_size=4, fit_samples=16, chunk_size=4, progress=False,
 def data(tmp_path_factory):
     """A saved 16x16 RGB CNN with a softmax (3 classes), 2 class folders of 10 images (one of
     them a corrupt file) and an .npz file of 12 images with labels."""
-    import keras
     root = tmp_path_factory.mktemp("dataset")
     rng = np.random.RandomState(0)
-    model = keras.Sequential([
-        keras.layers.Conv2D(6, 3, padding="same", activation="relu", input_shape=(16, 16, 3),
-                            name="conv1"),
-        keras.layers.Conv2D(6, 3, strides=2, padding="same", activation="relu", name="conv2"),
-        keras.layers.Flatten(), keras.layers.Dense(3, activation="softmax", name="out")])
-    model_path = str(root / "tiny.h5")
-    model.save(model_path)
+    model_path = save_tiny_cnn(str(root / "tiny.h5"), size=16, classes=3)
     for name in ("cat", "dog"):
         (root / "images" / name).mkdir(parents=True)
         for i in range(9 if name == "dog" else 10):
@@ -43,6 +37,7 @@ def data(tmp_path_factory):
     (root / "images" / "dog" / "corrupt.png").write_bytes(b"this is no image")
     np.savez(str(root / "arrays.npz"), x=(rng.rand(12, 16, 16, 3) * 255).astype(np.uint8),
              y=np.arange(12) % 3)
+    import keras
     keras.backend.clear_session()
     return model_path, str(root / "images"), str(root / "arrays.npz")
 
