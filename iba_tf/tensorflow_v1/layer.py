@@ -275,10 +275,15 @@ class IBALayer(keras.layers.Layer):
         scale = active * restricted * one_minus_lam * self._std()
         shape = list(self._feature_shape)
         per_sample = [-1, 1] + shape
+        # While analyzing, the samples of a batch share the standard-normal draws: each sample
+        # still gets `batch_size` fresh draws per step, so its optimisation has exactly the
+        # distribution of a single analysis, and drawing the noise (which costs more than the
+        # small models' tails) is paid once per step, not once per sample.
+        noise_rows = tf.where(parts.analyzing, 1, n_feature)
         with tf.control_dependencies([check]):
             # the raw op: tf.random.normal would add a multiply and an add of the full size
             noise = tf.raw_ops.RandomStandardNormal(
-                shape=tf.stack([n_feature, parts.noise_samples] + shape), dtype=tf.float32)
+                shape=tf.stack([noise_rows, parts.noise_samples] + shape), dtype=tf.float32)
         noisy = tf.reshape(offset, per_sample) + tf.reshape(scale, per_sample) * noise
         return tf.reshape(noisy, [-1] + shape)
 
