@@ -180,3 +180,25 @@ def test_state_dict_names_the_tensors(cnn_copy):
     other = IBACopy(model.get_layer("conv1").output, model.output)
     other.load_state_dict(state)
     np.testing.assert_array_equal(other.estimator.mean(), iba.estimator.mean())
+
+
+@pytest.mark.parametrize("group_bytes", [1000, 2 ** 30])
+def test_variables_are_copied_in_groups(monkeypatch, group_bytes):
+    from iba_tf.tensorflow_v1 import copy as copy_module
+    monkeypatch.setattr(copy_module, "TRANSFER_BYTES", group_bytes)
+    model = plain_cnn()
+    images = np.random.rand(8, 32, 32, 3).astype("float32")
+    iba = IBACopy(model.get_layer("conv1").output, model.output)
+    groups = iba._transfer_groups()
+    assert sum(len(g) for g in groups) == len(iba._transfers) == len(iba._tail.variables)
+    assert all(len(g) == 1 or sum(t.nbytes for t in g) <= group_bytes for g in groups)
+    assert (len(groups) > 2) if group_bytes == 1000 else (len(groups) == 1)
+    iba.assert_variables_equal()
+    np.testing.assert_allclose(iba.predict({model.input: images}), model.predict(images),
+                               rtol=1e-5, atol=1e-5)
+    dense = model.get_layer("logits")
+    dense.set_weights([w + 1 for w in dense.get_weights()])
+    with pytest.raises(AssertionError, match="logits/kernel"):
+        iba.assert_variables_equal()
+    iba.update_variables()
+    iba.assert_variables_equal()

@@ -11,6 +11,9 @@ from .session import resolve_session
 
 __all__ = ["IBACopy"]
 
+# update_variables copies the variables in groups of about this many bytes.
+TRANSFER_BYTES = 64 * 2 ** 20
+
 
 class IBACopy(IBALayer):
     """Explains a model you cannot edit by copying the part of its graph after the feature.
@@ -103,24 +106,12 @@ class IBACopy(IBALayer):
                 tail.graph_def(), input_map=input_map, name="copy",
                 return_elements=[t.name for t in tail.outputs] + variable_names)
             self._copy_outputs = imported[:len(tail.outputs)]
-            self._copy_variables = imported[len(tail.outputs):]
-            self._variable_placeholders, assigns, self._copy_variable_values = [], [], []
-            for original, variable in zip(tail.variables, self._copy_variables):
-                placeholder = tf.placeholder(original.get_attr("dtype"),
-                                             tf.TensorShape(original.get_attr("shape")))
-                self._variable_placeholders.append(placeholder)
-                if variable.dtype == tf.resource:
-                    assigns.append(tf.raw_ops.AssignVariableOp(resource=variable,
-                                                               value=placeholder))
-                    self._copy_variable_values.append(tf.raw_ops.ReadVariableOp(
-                        resource=variable, dtype=placeholder.dtype))
-                else:
-                    assigns.append(tf.assign(variable, placeholder))
-                    self._copy_variable_values.append(variable)
-            self._assigns = assigns
+            copy_variables = imported[len(tail.outputs):]
+        self._transfers = [
+            _Transfer(op, self._variable_value(op), copy_variable, self._copy_graph)
+            for op, copy_variable in zip(tail.variables, copy_variables)]
         self._copy_session = tf.Session(graph=self._copy_graph, config=config)
         self._copy_session.run(self._tf.initialize_flag)
-        self._original_variable_values = [self._variable_value(op) for op in tail.variables]
 
     def _variable_value(self, variable_op):
         """A tensor of the original graph that reads the variable.
@@ -148,27 +139,46 @@ class IBACopy(IBALayer):
         """
         local = {variable.op.name for variable in
                  self._original_graph.get_collection(tf.GraphKeys.LOCAL_VARIABLES)}
-        # One variable at a time: at most one variable's values are held in numpy at once.
-        for op, value, placeholder, assign in zip(self._tail.variables,
-                                                  self._original_variable_values,
-                                                  self._variable_placeholders, self._assigns):
+        for group in self._transfer_groups():
             try:
-                original = self._original_session.run(value)
+                _Transfer.run_group(group, self._original_session, self._copy_session)
+                continue
             except tf.errors.FailedPreconditionError:
-                if op.name in local:
-                    continue    # e.g. an IBALayer's state, assigned only while it analyzes
-                raise RuntimeError(
-                    "The variable {} of the original model is not initialised in its session; "
-                    "initialise the model first (Keras does when it first runs the model, or "
-                    "run tf.global_variables_initializer()).".format(op.name)) from None
-            self._copy_session.run(assign, {placeholder: original})
+                pass
+            for transfer in group:      # find the uninitialised variable(s)
+                try:
+                    _Transfer.run_group([transfer], self._original_session, self._copy_session)
+                except tf.errors.FailedPreconditionError:
+                    if transfer.name in local:
+                        continue    # e.g. an IBALayer's state, assigned only while it analyzes
+                    raise RuntimeError(
+                        "The variable {} of the original model is not initialised in its "
+                        "session; initialise the model first (Keras does when it first runs "
+                        "the model, or run tf.global_variables_initializer()).".format(
+                            transfer.name)) from None
+
+    def _transfer_groups(self):
+        """The variables in groups of up to TRANSFER_BYTES: one session run per group (a run per
+        variable costs more than the copying for models of many small variables), while at
+        most a group's values are held in numpy at once."""
+        groups, group, size = [], [], 0
+        for transfer in self._transfers:
+            if size + transfer.nbytes > TRANSFER_BYTES:
+                groups.append(group)
+                group, size = [], 0
+            group.append(transfer)
+            size += transfer.nbytes
+        groups.append(group)
+        return [g for g in groups if g]
 
     def assert_variables_equal(self):
         """Raises AssertionError naming the variables whose values differ from the original's."""
-        originals = self._original_session.run(self._original_variable_values)
-        copies = self._copy_session.run(self._copy_variable_values)
-        differ = [op.name for op, original, copy in zip(self._tail.variables, originals, copies)
-                  if not np.array_equal(original, copy)]
+        differ = []
+        for group in self._transfer_groups():
+            originals = self._original_session.run([t._original_value for t in group])
+            copies = self._copy_session.run([t._copy_value for t in group])
+            differ.extend(t.name for t, original, copy in zip(group, originals, copies)
+                          if not np.array_equal(original, copy))
         if differ:
             raise AssertionError("{} variable(s) of the copy differ from the original model: {}. "
                                  "Call update_variables().".format(len(differ), ", ".join(differ)))
@@ -296,3 +306,31 @@ class IBACopy(IBALayer):
         state.pop("feature", None)
         state.pop("outputs", None)
         super().load_state_dict(state)
+
+
+class _Transfer:
+    """Copies one variable's value from the original session into the copy, through numpy."""
+
+    def __init__(self, original_op, original_value, copy_variable, copy_graph):
+        self.name = original_op.name
+        dtype = tf.as_dtype(original_op.get_attr("dtype"))
+        shape = tf.TensorShape(original_op.get_attr("shape"))
+        self.nbytes = dtype.size * shape.num_elements()
+        self._original_value = original_value
+        with copy_graph.as_default():
+            self._placeholder = tf.placeholder(dtype, shape)
+            if copy_variable.dtype == tf.resource:
+                self._copy_value = tf.raw_ops.ReadVariableOp(resource=copy_variable,
+                                                             dtype=dtype)
+                self._assign = tf.raw_ops.AssignVariableOp(resource=copy_variable,
+                                                           value=self._placeholder)
+            else:
+                self._copy_value = copy_variable
+                self._assign = tf.raw_ops.Assign(ref=copy_variable, value=self._placeholder)
+
+    @staticmethod
+    def run_group(transfers, original_session, copy_session):
+        """Copies the current values of ``transfers``: one run to read, one to assign."""
+        values = original_session.run([t._original_value for t in transfers])
+        copy_session.run([t._assign for t in transfers],
+                         {t._placeholder: v for t, v in zip(transfers, values)})
