@@ -294,3 +294,35 @@ def test_statistics_are_not_model_weights():
     model = small_cnn()
     assert len(model.get_weights()) == 6
     assert model.get_layer("iba").weights == []
+
+
+def test_a_bottleneck_inside_a_residual_block():
+    """The shortcut around the bottleneck has one row per sample: it is repeated like the
+    feature for the noisy copies."""
+    inputs = keras.layers.Input((16, 16, 3))
+    block_input = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(inputs)
+    iba = IBALayer(name="iba")
+    branch = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(block_input)
+    branch = keras.layers.Conv2D(8, 3, padding="same")(iba(branch))
+    merged = keras.layers.Add()([block_input, branch])
+    model = keras.models.Model(inputs, keras.layers.Dense(3)(keras.layers.Flatten()(merged)))
+    images = np.random.rand(20, 16, 16, 3).astype("float32")
+    before = model.predict(images)
+    target = iba.set_classification_loss(model.output)
+    assert len(iba._loss["bypass"]) == 1                 # the shortcut, not the target
+    iba.fit({model.input: images})
+    capacity = iba.analyze({model.input: images[:2], target: [0, 1]})
+    assert capacity.shape == (2, 16, 16, 8) and np.all(np.isfinite(capacity))
+    assert iba.analyze({model.input: images[:1], target: 0}, beta=1e4, steps=20).sum() < \
+        0.01 * capacity[0].sum()
+    np.testing.assert_array_equal(model.predict(images), before)
+
+
+def test_a_bottleneck_on_the_start_of_a_skip_connection_is_refused():
+    inputs = keras.layers.Input((8, 8, 3))
+    block_input = keras.layers.Conv2D(4, 3, padding="same")(inputs)
+    iba = IBALayer(name="iba")
+    merged = keras.layers.Add()([block_input, keras.layers.Conv2D(4, 1)(iba(block_input))])
+    model = keras.models.Model(inputs, keras.layers.Dense(2)(keras.layers.Flatten()(merged)))
+    with pytest.raises(ValueError, match="also read around the layer.*IBACopy"):
+        iba.set_classification_loss(model.output)

@@ -146,3 +146,20 @@ class Tail:
             if "_class" in copied.attr:
                 del copied.attr["_class"]
         return tail
+
+
+def bypassing_tensors(bottleneck_output, loss, feature):
+    """Tensors that ``loss`` reads around a bottleneck and that come from the model's inputs.
+
+    E.g. the shortcut of a residual block whose branch holds the bottleneck. While the
+    bottleneck feeds ``batch_size`` noisy copies per sample downstream, such a tensor has one
+    row per sample: it has to be computed once and repeated like the feature.
+
+    Args:
+        bottleneck_output: the bottleneck's output tensor.
+        loss: the tensor computed after the bottleneck.
+        feature: the bottleneck's input (its ancestors are the model's inputs).
+    """
+    model_inputs = {op for op in _ancestors([feature]) if _is_batch_input(op)}
+    return [tensor for tensor in Tail(bottleneck_output, [loss]).fed
+            if model_inputs & _ancestors([tensor], control=False)]

@@ -12,7 +12,7 @@ from .. import hyperparameters
 from ..smoothing import smoothing_matrix
 from ..welford import WelfordEstimator
 from . import ops
-from .graph import depends_on
+from .graph import bypassing_tensors, depends_on
 from .session import resolve_session
 
 __all__ = ["IBALayer"]
@@ -367,6 +367,13 @@ class IBALayer(keras.layers.Layer):
         layer_call = self._call_for(model_loss, "loss")
         parts = self._tf
         feature = layer_call.inputs
+        bypass = bypassing_tensors(layer_call.outputs, model_loss, feature)
+        if any(tensor is feature for tensor in bypass):
+            raise ValueError(
+                "The IBALayer's input {} is also read around the layer (a skip connection "
+                "starts there), so the loss would see it both restricted and not. Put the "
+                "IBALayer after a layer inside the branch, or explain the model with IBACopy, "
+                "which restricts every use of the feature.".format(feature.name))
         n_explained = tf.shape(feature)[0]
         with tf.name_scope(self.name + "_optimizer"):
             alpha, lam, one_minus_lam = self._lambdas()
@@ -393,7 +400,8 @@ class IBALayer(keras.layers.Layer):
             step, reset_adam = ops.adam_update(parts.alpha, gradient, parts.learning_rate)
             reset = tf.group(parts.reset_alpha, reset_adam(parts.reset_alpha))
         self._loss = dict(
-            call=layer_call, target=target, per_row=model_loss.shape.ndims == 1, step=step,
+            call=layer_call, target=target,
+            bypass=bypass, per_row=model_loss.shape.ndims == 1, step=step,
             reset=reset, capacity=per_neuron,
             report=dict(alpha=alpha, capacity=per_neuron, model_loss=per_sample,
                         information_loss=information, loss=total, alpha_gradient=gradient,
@@ -549,8 +557,11 @@ class IBALayer(keras.layers.Layer):
                                            smooth_std, normalize_beta)
         session = resolve_session(session)
         feed_dict = self._targets_as_rows(feed_dict)
-        feature = session.run(self._loss["call"].inputs, feed_dict)
-        return self._optimize(session, feature, feed_dict, settings, pass_mask, progbar)
+        # skip connections around the bottleneck are computed once, like the feature
+        bypass = self._loss["bypass"]
+        values = session.run([self._loss["call"].inputs] + bypass, feed_dict)
+        return self._optimize(session, values[0], feed_dict, settings, pass_mask, progbar,
+                              repeated=dict(zip(bypass, values[1:])))
 
     def _targets_as_rows(self, feed_dict):
         """Returns ``feed_dict`` with a scalar target given as one row, the placeholder's rank."""
@@ -568,11 +579,14 @@ class IBALayer(keras.layers.Layer):
             batch_size=batch_size, steps=steps, beta=beta, learning_rate=learning_rate,
             min_std=min_std, smooth_std=smooth_std, normalize_beta=normalize_beta))
 
-    def _optimize(self, session, feature, feed_dict, settings, pass_mask, progbar):
+    def _optimize(self, session, feature, feed_dict, settings, pass_mask, progbar,
+                  repeated=None):
         """Runs the optimisation for the feature value(s) ``feature`` in ``session``.
 
         ``feed_dict`` holds whatever else the loss needs (the target, other inputs); the
         feature is fed at the layer's input, so the model before the bottleneck never reruns.
+        ``repeated`` maps tensors with one row per sample to their values, fed with each row
+        repeated once per noise sample.
         """
         parts, loss = self._tf, self._loss
         feed_dict = dict(feed_dict)
@@ -596,6 +610,9 @@ class IBALayer(keras.layers.Layer):
         session.run([parts.configure, loss["reset"], parts.initialize_flag], configure)
 
         n_neurons = float(np.prod(self._feature_shape))
+        for tensor, value in (repeated or {}).items():
+            batched = np.ndim(value) > 0 and np.shape(value)[0] == n_explained
+            feed_dict[tensor] = np.repeat(value, settings["batch_size"], 0) if batched else value
         feed_dict.update({
             loss["call"].inputs: feature,
             parts.analyzing: True,
