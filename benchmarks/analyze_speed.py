@@ -118,15 +118,24 @@ def plain_small_cnn():
     return small_cnn_with_iba(with_iba=False)
 
 
-def measure_batched(n, repeats):
-    """Throughput of one analyze of n samples vs n analyze calls of one sample."""
+def fitted_small_cnn(n_images):
+    """A fresh small CNN with its IBALayer fitted on random images and the loss set.
+
+    Returns (model, iba, target placeholder, images).
+    """
     import keras
     keras.backend.clear_session()
     model = small_cnn_with_iba()
     iba = model.get_layer("iba")
     target = iba.set_classification_loss(model.output)
-    images = np.random.RandomState(0).rand(64, 28, 28, 1).astype(np.float32)
+    images = np.random.RandomState(0).rand(n_images, 28, 28, 1).astype(np.float32)
     iba.fit({model.input: images})
+    return model, iba, target, images
+
+
+def measure_batched(n, repeats):
+    """Throughput of one analyze of n samples vs n analyze calls of one sample."""
+    model, iba, target, images = fitted_small_cnn(64)
     targets = np.arange(n) % 10
     iba.analyze({model.input: images[:n], target: targets}, steps=1)
     together = median_time(lambda: iba.analyze({model.input: images[:n], target: targets}),
@@ -139,15 +148,9 @@ def measure_batched(n, repeats):
 
 def measure_growth(calls):
     """Op count and memory over many analyze calls (IBALayer and IBACopy)."""
-    import keras
     import tensorflow as tf
     from iba_tf import IBACopy
-    keras.backend.clear_session()
-    model = small_cnn_with_iba()
-    iba = model.get_layer("iba")
-    target = iba.set_classification_loss(model.output)
-    images = np.random.RandomState(0).rand(32, 28, 28, 1).astype(np.float32)
-    iba.fit({model.input: images})
+    model, iba, target, images = fitted_small_cnn(32)
     copy = IBACopy(model.layers[0].output, model.output)
     copy.fit({model.input: images})
     copy_target = copy.set_classification_loss()

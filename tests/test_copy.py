@@ -202,3 +202,16 @@ def test_variables_are_copied_in_groups(monkeypatch, group_bytes):
         iba.assert_variables_equal()
     iba.update_variables()
     iba.assert_variables_equal()
+
+
+def test_copying_a_model_that_holds_an_iba_layer():
+    from conftest import small_cnn
+    model = small_cnn()
+    images = np.random.rand(10, 32, 32, 3).astype("float32")
+    before = model.predict(images)
+    iba = IBACopy(model.layers[0].output, model.output)     # the IBALayer is in the tail
+    np.testing.assert_allclose(iba.predict({model.input: images}), before, rtol=1e-5,
+                               atol=1e-5)
+    iba.fit({model.input: images})
+    target = iba.set_classification_loss()
+    assert iba.analyze({model.input: images[:1]}, {target: 1}).shape == (32, 32, 8)

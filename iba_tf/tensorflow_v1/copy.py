@@ -315,7 +315,8 @@ class _Transfer:
         self.name = original_op.name
         dtype = tf.as_dtype(original_op.get_attr("dtype"))
         shape = tf.TensorShape(original_op.get_attr("shape"))
-        self.nbytes = dtype.size * shape.num_elements()
+        # an IBALayer's alpha in a copied tail has a varying first dimension: count it as 0
+        self.nbytes = dtype.size * (shape.num_elements() or 0)
         self._original_value = original_value
         with copy_graph.as_default():
             self._placeholder = tf.placeholder(dtype, shape)
