@@ -190,9 +190,18 @@ def test_variables_are_copied_in_groups(monkeypatch, group_bytes):
     images = np.random.rand(8, 32, 32, 3).astype("float32")
     iba = IBACopy(model.get_layer("conv1").output, model.output)
     groups = iba._transfer_groups()
-    assert sum(len(g) for g in groups) == len(iba._transfers) == len(iba._tail.variables)
-    assert all(len(g) == 1 or sum(t.nbytes for t in g) <= group_bytes for g in groups)
-    assert (len(groups) > 2) if group_bytes == 1000 else (len(groups) == 1)
+    pieces = [piece for group in groups for piece in group]
+    assert {p.transfer for p in pieces} == set(iba._transfers)
+    assert len(iba._transfers) == len(iba._tail.variables)
+    for transfer in iba._transfers:     # the pieces of a variable add up to it
+        assert sum(p.nbytes for p in transfer.pieces) == transfer.nbytes
+    assert all(len(g) == 1 or sum(p.nbytes for p in g) <= group_bytes for g in groups)
+    if group_bytes == 1000:     # the 8x8x8 conv kernel (2 kB) goes in two slices of rows
+        assert len(groups) > 2 and len(pieces) > len(iba._transfers)
+        assert all(p.nbytes <= 1000 for p in pieces if p.transfer.nbytes > 1000
+                   and p.transfer.pieces[0].copy_value.shape[0] > 1)
+    else:
+        assert len(groups) == 1 and len(pieces) == len(iba._transfers)
     iba.assert_variables_equal()
     np.testing.assert_allclose(iba.predict({model.input: images}), model.predict(images),
                                rtol=1e-5, atol=1e-5)
@@ -200,8 +209,37 @@ def test_variables_are_copied_in_groups(monkeypatch, group_bytes):
     dense.set_weights([w + 1 for w in dense.get_weights()])
     with pytest.raises(AssertionError, match="logits/kernel"):
         iba.assert_variables_equal()
+    n_ops = len(tf.get_default_graph().get_operations())
     iba.update_variables()
     iba.assert_variables_equal()
+    assert len(tf.get_default_graph().get_operations()) == n_ops     # slices made once
+
+
+def test_large_reference_variables_are_copied_in_slices(monkeypatch):
+    """A graph of plain (reference, not resource) variables, the larger one sliced."""
+    from iba_tf.tensorflow_v1 import copy as copy_module
+    monkeypatch.setattr(copy_module, "TRANSFER_BYTES", 40 * 4)
+    rng = np.random.RandomState(0)
+    inputs = tf.placeholder(tf.float32, [None, 6])
+    weights = tf.Variable(rng.randn(6, 30).astype("float32"), use_resource=False)
+    feature = tf.nn.relu(tf.matmul(inputs, weights))
+    head = tf.Variable(rng.randn(30, 4).astype("float32"), use_resource=False)
+    logits = tf.matmul(feature, head)
+    session = tf.Session()
+    session.run(tf.global_variables_initializer())
+    iba = IBACopy(feature, logits, session=session)
+    (transfer,) = iba._transfers
+    assert len(transfer.pieces) == 3        # 480 bytes in slices of 10 rows
+    x = rng.randn(5, 6).astype("float32")
+    np.testing.assert_allclose(iba.predict({inputs: x}), session.run(logits, {inputs: x}),
+                               rtol=1e-6)
+    session.run(head[12:15].assign(tf.zeros([3, 4])))
+    with pytest.raises(AssertionError, match=head.op.name):
+        iba.assert_variables_equal()
+    iba.update_variables()
+    iba.assert_variables_equal()
+    np.testing.assert_allclose(iba.predict({inputs: x}), session.run(logits, {inputs: x}),
+                               rtol=1e-6)
 
 
 def test_copying_a_model_that_holds_an_iba_layer():
