@@ -19,6 +19,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
+from floor import analyze_vs_floor, floor_gradient  # noqa: E402
+
 
 def rss_mb():
     with open("/proc/self/statm") as f:
@@ -32,15 +34,6 @@ def median_time(function, repeats):
         function()
         times.append(time.perf_counter() - start)
     return float(np.median(times))
-
-
-def floor_gradient(logits, feature_input):
-    """Ops for one forward+backward of the tail: d(cross-entropy)/d(feature)."""
-    import tensorflow as tf
-    target = tf.placeholder(tf.int32, [None])
-    loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
-        labels=target, logits=logits))
-    return target, tf.gradients(loss, feature_input)[0]
 
 
 def vgg16_with_iba(size):
@@ -68,7 +61,7 @@ def small_cnn_with_iba(with_iba=True):
         keras.layers.Dense(10)])
 
 
-def measure_layer(name, model, images, repeats):
+def measure_layer(name, model, images, pairs):
     """analyze/floor through IBALayer."""
     import keras
     session = keras.backend.get_session()
@@ -81,15 +74,13 @@ def measure_layer(name, model, images, repeats):
     feature = session.run(feature_input, {model.input: images[:1]})
     feed = {feature_input: np.repeat(feature, defaults["batch_size"], 0),
             floor_target: [1] * defaults["batch_size"]}
-    session.run(gradient, feed)
-    step = median_time(lambda: session.run(gradient, feed), repeats * 3)
     analyze = {model.input: images[:1], target: 1}
-    iba.analyze(analyze, steps=1)
-    seconds = median_time(lambda: iba.analyze(analyze), repeats)
-    return dict(name=name, via="IBALayer", analyze=seconds, floor=defaults["steps"] * step)
+    timing = analyze_vs_floor(lambda: iba.analyze(analyze), lambda: session.run(gradient, feed),
+                              defaults["steps"], pairs)
+    return dict(name=name, via="IBALayer", **timing)
 
 
-def measure_copy(name, model, layer_name, images, repeats):
+def measure_copy(name, model, layer_name, images, pairs):
     """analyze/floor through IBACopy (the same model without a layer, copied)."""
     from iba_tf import IBACopy
     iba = IBACopy(model.get_layer(layer_name).output, model.output)
@@ -101,11 +92,10 @@ def measure_copy(name, model, layer_name, images, repeats):
     feature = iba.get_feature({model.input: images[:1]})
     feed = {iba._copy_feature: np.repeat(feature, defaults["batch_size"], 0),
             floor_target: [1] * defaults["batch_size"]}
-    iba.copied_session.run(gradient, feed)
-    step = median_time(lambda: iba.copied_session.run(gradient, feed), repeats * 3)
-    iba.analyze({model.input: images[:1]}, {target: 1}, steps=1)
-    seconds = median_time(lambda: iba.analyze({model.input: images[:1]}, {target: 1}), repeats)
-    return dict(name=name, via="IBACopy", analyze=seconds, floor=defaults["steps"] * step)
+    timing = analyze_vs_floor(
+        lambda: iba.analyze({model.input: images[:1]}, {target: 1}),
+        lambda: iba.copied_session.run(gradient, feed), defaults["steps"], pairs)
+    return dict(name=name, via="IBACopy", **timing)
 
 
 def plain_vgg16(size):
@@ -194,19 +184,20 @@ def main():
     tf.compat.v1.logging.set_verbosity(tf.compat.v1.logging.ERROR)
     size = 64 if args.quick else 224
     repeats = 1 if args.quick else 3
+    pairs = 2 if args.quick else 5
     rng = np.random.RandomState(0)
     rows = []
 
     vgg_images = rng.rand(8, size, size, 3).astype(np.float32) * 255
-    rows.append(measure_layer("vgg16", vgg16_with_iba(size), vgg_images, repeats))
+    rows.append(measure_layer("vgg16", vgg16_with_iba(size), vgg_images, pairs))
     keras.backend.clear_session()
-    rows.append(measure_copy("vgg16", plain_vgg16(size), "block4_conv1", vgg_images, repeats))
+    rows.append(measure_copy("vgg16", plain_vgg16(size), "block4_conv1", vgg_images, pairs))
     keras.backend.clear_session()
     cnn_images = rng.rand(64, 28, 28, 1).astype(np.float32)
-    rows.append(measure_layer("small cnn", small_cnn_with_iba(), cnn_images, repeats * 5))
+    rows.append(measure_layer("small cnn", small_cnn_with_iba(), cnn_images, pairs * 10))
     keras.backend.clear_session()
     cnn = plain_small_cnn()
-    rows.append(measure_copy("small cnn", cnn, cnn.layers[1].name, cnn_images, repeats * 5))
+    rows.append(measure_copy("small cnn", cnn, cnn.layers[1].name, cnn_images, pairs * 10))
 
     together, one_by_one = measure_batched(8, repeats * 3)
     ops_before, ops_after, memory_before, memory_after = measure_growth(20 if args.quick
@@ -218,11 +209,10 @@ def main():
     print("| model | via | analyze s | floor s | analyze/floor |")
     print("|---|---|---|---|---|")
     for row in rows:
-        print("| {name} | {via} | {analyze:.3f} | {floor:.3f} | {ratio:.3f} |".format(
-            ratio=row["analyze"] / row["floor"], **row))
+        print("| {name} | {via} | {analyze:.3f} | {floor:.3f} | {ratio:.3f} |".format(**row))
     for row in rows:
         print("{} {} analyze/floor = {:.3f}".format(
-            row["name"].replace(" ", "_"), row["via"].lower(), row["analyze"] / row["floor"]))
+            row["name"].replace(" ", "_"), row["via"].lower(), row["ratio"]))
     print("batched analyze of 8 (small cnn): {:.3f} s together, {:.3f} s one by one".format(
         together, one_by_one))
     print("small_cnn batched throughput (8 together / 8 sequential) = {:.2f}x".format(

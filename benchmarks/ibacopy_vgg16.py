@@ -8,8 +8,8 @@ Each part runs in its own process so that its peak memory can be read:
   replaced).
 - ``ibacopy``: iba_tf's IBACopy (only the tail after the feature, variables as variables),
   then the time of ``analyze`` with the defaults against the floor
-  ``steps x (one forward+backward of the tail for batch_size samples)``, measured in the same
-  process.
+  ``steps x (one forward+backward of the tail for batch_size samples)``, the two timed
+  alternately in the same process (see ``floor.py``).
 
     .venv/bin/python benchmarks/ibacopy_vgg16.py
 """
@@ -22,6 +22,8 @@ import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from floor import analyze_vs_floor, floor_gradient  # noqa: E402
 
 LAYER = "block4_conv1"
 
@@ -87,33 +89,17 @@ def run_ibacopy(args):
     target = iba.set_classification_loss()
     defaults = iba.get_default()
 
-    # floor: one forward+backward of the tail for batch_size samples, flow not restricted
     with iba.copied_session_and_graph_as_default():
-        floor_target = tf.placeholder(tf.int32, [None])
-        floor_loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
-            labels=floor_target, logits=iba.get_copied_outputs()))
-        floor_gradient = tf.gradients(floor_loss, iba._copy_feature)[0]
+        floor_target, gradient = floor_gradient(iba.get_copied_outputs(), iba._copy_feature)
     features = np.repeat(iba.get_feature({model.input: images[:1]}), defaults["batch_size"], 0)
     floor_feed = {iba._copy_feature: features, floor_target: [1] * defaults["batch_size"]}
-    iba.copied_session.run(floor_gradient, floor_feed)                         # warm-up
-    floor_runs = []
-    for _ in range(args.repeats + 1):
-        start = time.perf_counter()
-        iba.copied_session.run(floor_gradient, floor_feed)
-        floor_runs.append(time.perf_counter() - start)
-    step_s = float(np.median(floor_runs))
-
-    iba.analyze({model.input: images[:1]}, {target: 1}, steps=1)                # warm-up
-    analyze_runs = []
-    for _ in range(args.repeats):
-        start = time.perf_counter()
-        iba.analyze({model.input: images[:1]}, {target: 1})
-        analyze_runs.append(time.perf_counter() - start)
-    analyze_s = float(np.median(analyze_runs))
+    timing = analyze_vs_floor(lambda: iba.analyze({model.input: images[:1]}, {target: 1}),
+                              lambda: iba.copied_session.run(gradient, floor_feed),
+                              defaults["steps"], args.pairs)
     return dict(build_s=build_s, copy_ops=copy_ops, tail_ops=tail_ops,
                 variable_bytes=variable_bytes,
-                build_peak_gb=build_peak, analyze_s=analyze_s,
-                floor_s=defaults["steps"] * step_s, steps=defaults["steps"],
+                build_peak_gb=build_peak, analyze_s=timing["analyze"],
+                floor_s=timing["floor"], ratio=timing["ratio"], steps=defaults["steps"],
                 batch_size=defaults["batch_size"], original_ops=len(
                     model.input.graph.get_operations()))
 
@@ -122,7 +108,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--fit", type=int, default=16, help="images for the statistics")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--pairs", type=int, default=3,
+                        help="analyze and floor timings, taken alternately")
     parser.add_argument("--part", choices=["model", "whole", "ibacopy"])
     args = parser.parse_args()
     if args.part:
@@ -133,7 +120,7 @@ def main():
     results = {}
     for part in ("model", "whole", "ibacopy"):
         out = subprocess.run([sys.executable, __file__, "--part", part, "--size", str(args.size),
-                              "--fit", str(args.fit), "--repeats", str(args.repeats)],
+                              "--fit", str(args.fit), "--pairs", str(args.pairs)],
                              stdout=subprocess.PIPE, check=True).stdout.decode()
         results[part] = json.loads(out.split("RESULT ", 1)[1])
     model, whole, ours = results["model"], results["whole"], results["ibacopy"]
@@ -153,7 +140,8 @@ def main():
     print("vgg16 ibacopy build whole/ours = {:.1f}x".format(whole["build_s"] / ours["build_s"]))
     print("vgg16 ibacopy peak/model alone = {:.2f} (whole-graph copy: {:.2f})".format(
         ours["build_peak_gb"] / model["peak_gb"], whole["peak_gb"] / model["peak_gb"]))
-    print("vgg16 ibacopy analyze/floor = {:.3f}".format(ours["analyze_s"] / ours["floor_s"]))
+    print("vgg16 ibacopy analyze/floor = {:.3f} (median of {} adjacent pairs)".format(
+        ours["ratio"], args.pairs))
 
 
 if __name__ == "__main__":

@@ -240,6 +240,17 @@ def test_report_collects_every_step(fitted_cnn):
     assert set(iba.get_report()[0]) == set(iba.available_report_variables())
 
 
+def test_every_step_draws_fresh_noise(fitted_cnn):
+    """With alpha held still (learning_rate=0), only the noise changes the model loss from
+    step to step: each step must draw anew."""
+    model, iba, target, images = fitted_cnn
+    iba.collect("model_loss")
+    iba.analyze({model.input: images[:1], target: 0}, steps=4, learning_rate=0, beta=0)
+    report = iba.get_report()
+    losses = [float(report[step]["model_loss"][0]) for step in range(4)]
+    assert len(set(losses)) == 4
+
+
 def test_fit_generator_stops_after_n_samples(fitted_cnn):
     model, iba, target, images = fitted_cnn
     iba.estimator.reset()
