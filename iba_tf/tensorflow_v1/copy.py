@@ -2,8 +2,8 @@
 import contextlib
 
 import numpy as np
-import tensorflow as tf
 
+from .compat import tf
 from . import ops
 from .graph import Tail, get_tensor
 from .layer import IBALayer

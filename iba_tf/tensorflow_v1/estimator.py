@@ -1,6 +1,6 @@
 """TFWelfordEstimator: fits a feature's mean/std by running a TensorFlow session."""
-import tensorflow as tf
 
+from .compat import tf
 from ..utils import get_tqdm
 from ..welford import WelfordEstimator
 from .session import resolve_session

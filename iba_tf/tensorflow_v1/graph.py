@@ -1,7 +1,7 @@
 """Questions about the structure of a TensorFlow graph, and the part of it that IBACopy copies."""
 import difflib
 
-import tensorflow as tf
+from .compat import tf
 
 PLACEHOLDER_TYPES = ("Placeholder", "PlaceholderWithDefault", "PlaceholderV2")
 VARIABLE_TYPES = ("VariableV2", "Variable", "VarHandleOp")

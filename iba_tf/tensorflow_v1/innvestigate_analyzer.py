@@ -1,8 +1,8 @@
 """IBACopyInnvestigate: the Per-Sample Bottleneck as an innvestigate analyzer."""
-import keras
 import numpy as np
 from innvestigate.analyzer.base import AnalyzerBase
 
+from .compat import keras
 from ..saliency import to_saliency_map
 from ..utils import get_tqdm
 from ..welford import WelfordEstimator

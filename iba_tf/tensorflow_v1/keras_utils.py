@@ -1,6 +1,6 @@
 """Helpers for Keras models."""
-import keras
 
+from .compat import keras
 from .graph import depends_on
 
 __all__ = ["model_wo_softmax", "layer_output"]

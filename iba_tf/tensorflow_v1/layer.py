@@ -2,11 +2,9 @@
 import collections
 import contextlib
 
-import keras
-import keras.backend as K
 import numpy as np
-import tensorflow as tf
 
+from .compat import tf, keras, K
 from ..utils import get_tqdm
 from .. import hyperparameters
 from ..smoothing import smoothing_matrix

@@ -4,7 +4,7 @@ Every function here builds graph ops once; the values that change between ``anal
 (statistics, hyperparameters) are variables or placeholders, never new constants.
 """
 import numpy as np
-import tensorflow as tf
+from .compat import tf
 
 
 def smooth(x, matrices):

@@ -1,5 +1,5 @@
 """Which TensorFlow session a call runs in."""
-import tensorflow as tf
+from .compat import tf
 
 
 def resolve_session(session=None):
@@ -9,5 +9,5 @@ def resolve_session(session=None):
     default = tf.get_default_session()
     if default is not None:
         return default
-    import keras.backend as K
+    from .compat import K
     return K.get_session()
