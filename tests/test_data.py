@@ -1,10 +1,10 @@
-"""iba_tf.data: the offline loaders and the small MNIST CNN."""
+"""iba_tf.examples.data: the offline loaders and the small MNIST CNN."""
 import types
 
 import numpy as np
 import pytest
 
-from iba_tf import data
+from iba_tf.examples import data
 
 
 def test_load_mnist_split_is_stratified_disjoint_and_repeatable():

@@ -17,7 +17,7 @@ The TensorFlow / Keras imports happen inside the functions that need them, so im
 module stays cheap.
 
 Example:
-    >>> from iba_tf.data import load_mnist, train_mnist_cnn
+    >>> from iba_tf.examples.data import load_mnist, train_mnist_cnn
     >>> x_train, y_train, x_test, y_test = load_mnist()
     >>> model = train_mnist_cnn(x_train, y_train)          # logits, ~95% test accuracy
 """
@@ -159,7 +159,7 @@ def load_fer_model(logits=True):
     import keras
     model = keras.models.load_model(fer_model_path(), compile=False)
     if logits:
-        from .tensorflow_v1.keras_utils import model_wo_softmax
+        from ..tensorflow_v1.keras_utils import model_wo_softmax
         model = model_wo_softmax(model)
     return model
 
@@ -310,7 +310,7 @@ def build_mnist_cnn(with_iba=False, input_shape=(28, 28, 1), classes=10, seed=0)
                             kernel_initializer=init(2), name="conv2"),
     ]
     if with_iba:
-        from .tensorflow_v1.layer import IBALayer
+        from ..tensorflow_v1.layer import IBALayer
         layers.append(IBALayer(name="iba"))
     layers += [
         keras.layers.Conv2D(32, 3, padding="same", strides=2, activation="relu",

