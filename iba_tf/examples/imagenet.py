@@ -72,7 +72,7 @@ def load_application(name="VGG16", weights_path=None, input_shape=None):
     Returns:
         tuple: ``(model, pretrained)``, ``pretrained`` False for random weights.
     """
-    import keras
+    from ..tensorflow_v1.compat import keras
     try:
         build = getattr(keras.applications, name)
     except AttributeError:
