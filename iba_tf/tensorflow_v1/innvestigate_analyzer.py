@@ -18,6 +18,13 @@ SAMPLES_PER_RUN = 8
 # Samples per session run while estimating the statistics with fit(X).
 FIT_BATCH = 32
 OUTPUTS = ("saliency", "input")
+#: The methods and properties of :class:`~iba_tf.IBACopy` that the analyzer offers too; they act
+#: on the analyzer's copy (:attr:`IBACopyInnvestigate.copy`).
+IBACOPY_API = frozenset([
+    "update_variables", "assert_variables_equal", "get_copied_outputs", "copied_graph",
+    "copied_session", "copied_session_and_graph_as_default", "get_feature", "restrict_flow",
+    "collect", "collect_all", "available_report_variables", "get_report", "set_default",
+    "get_default", "estimator", "state_dict", "load_state_dict", "feature_shape"])
 
 
 def default_feature_layer(model):
@@ -104,6 +111,11 @@ class IBACopyInnvestigate(AnalyzerBase):
         **keras_kwargs: ``name`` names the bottleneck's scope in the copied graph (see
             :class:`~iba_tf.IBACopy`).
 
+    The analyzer has an :class:`~iba_tf.IBACopy` (:attr:`copy`) and offers its API
+    (:data:`IBACOPY_API`: ``update_variables()`` after the model's weights change,
+    ``restrict_flow()``, ``collect()`` / ``get_report()``, ``set_default()``, ``state_dict()``,
+    ...), acting on that copy.
+
     Example:
         >>> analyzer = IBACopyInnvestigate(model, feature_name="block4_conv1")
         >>> analyzer.fit(x_train[:1000])
@@ -136,33 +148,13 @@ class IBACopyInnvestigate(AnalyzerBase):
         """The :class:`~iba_tf.IBACopy` that holds the copied tail and the bottleneck."""
         return self._copy
 
-    # ------------------------------------------------------------------ the bottleneck's API
-    def set_default(self, **hyperparameters):
-        """Updates the default hyperparameters (see :meth:`IBACopy.set_default
-        <iba_tf.IBACopy.set_default>`)."""
-        self._copy.set_default(**hyperparameters)
-
-    def get_default(self):
-        """Returns the default hyperparameter values as a dict."""
-        return self._copy.get_default()
-
-    @property
-    def estimator(self):
-        """The WelfordEstimator that :meth:`fit` fills."""
-        return self._copy.estimator
-
-    def state_dict(self):
-        """Returns the bottleneck's state (see :meth:`IBACopy.state_dict
-        <iba_tf.IBACopy.state_dict>`)."""
-        return self._copy.state_dict()
-
-    def load_state_dict(self, state):
-        """Restores a state from :meth:`state_dict`."""
-        self._copy.load_state_dict(state)
-
-    def feature_shape(self):
-        """Returns the shape of the feature map, without the batch axis."""
-        return self._copy.feature_shape()
+    def __getattr__(self, name):
+        # The IBACopy API (update_variables, restrict_flow, get_report, ...) acts on the copy.
+        copy = self.__dict__.get("_copy")
+        if copy is not None and name in IBACOPY_API:
+            return getattr(copy, name)
+        raise AttributeError("{!r} object has no attribute {!r}".format(
+            type(self).__name__, name))
 
     # ------------------------------------------------------------------ statistics
     def fit(self, X, session=None, run_kwargs=None, progbar=False):
