@@ -1,0 +1,441 @@
+"""Using a Dask cluster started with ``dask-scheduler`` / ``dask-worker`` (``--scheduler``).
+
+* :func:`connect` reaches the scheduler and its first worker in a bounded time (Dask's
+  ``distributed.comm.timeouts.connect``, 30 s by default; set it with the environment variable
+  ``DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT=10s``) or raises :class:`DatasetError`.
+* :func:`check_workers` asks every worker, once at the start, whether it can import iba_tf
+  and which versions of Python, iba_tf and TensorFlow it runs, and raises
+  :class:`DatasetError` naming them when they differ from this process's.
+* :class:`WorkerEvents` turns the scheduler's reports of workers that leave or join while a run
+  goes on into log lines.
+* :class:`LoopbackCluster` starts the documented commands as processes on 127.0.0.1 (for the
+  tests, the benchmark, and trying the multi-machine recipe on one machine).
+
+Example:
+    >>> with LoopbackCluster() as cluster:          # dask-scheduler + one dask-worker command
+    ...     cluster.add_worker("--nworkers", "2")
+    ...     cluster.wait_for_workers(2)
+    ...     explain_dataset("model.h5", "images/", "out.h5", scheduler=cluster.address)
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+from .errors import DatasetError
+
+__all__ = ["connect", "connect_timeout", "local_versions", "check_workers", "WorkerEvents",
+           "LoopbackCluster"]
+
+# Runs in this process and, sent by value, in every worker: a worker that cannot import iba_tf
+# must still run it, so it is compiled from source (cloudpickle sends such a function whole
+# instead of naming its module). TensorFlow is not imported for it: its installed version is
+# read unless the process has imported it already.
+_VERSIONS_SOURCE = '''
+def versions():
+    import sys
+    found = {"python": "{}.{}.{}".format(*sys.version_info[:3])}
+    try:
+        import iba_tf
+        found["iba_tf"] = iba_tf.__version__
+    except Exception as error:
+        found["iba_tf"] = None
+        found["import_error"] = "{}: {}".format(type(error).__name__, error)
+    tf = sys.modules.get("tensorflow")
+    found["tensorflow"] = getattr(tf, "__version__", None)
+    names = ("tensorflow", "tensorflow-cpu", "tensorflow-gpu", "tensorflow-intel",
+             "tensorflow-macos", "tf-nightly")
+    try:
+        from importlib import metadata
+    except ImportError:
+        try:
+            import importlib_metadata as metadata
+        except ImportError:
+            metadata = None
+    for name in names if found["tensorflow"] is None and metadata else ():
+        try:
+            found["tensorflow"] = metadata.version(name)
+            break
+        except Exception:
+            continue
+    return found
+'''
+
+
+def _compile_versions():
+    namespace = {"__name__": "iba_tf_worker_probe"}   # no such module: pickled by value
+    exec(compile(_VERSIONS_SOURCE, "<iba_tf worker probe>", "exec"), namespace)
+    return namespace["versions"]
+
+
+_versions = _compile_versions()
+
+
+def local_versions():
+    """This process's versions: ``{"python", "iba_tf", "tensorflow"}`` (None: not found)."""
+    return _versions()
+
+
+def connect_timeout():
+    """Seconds to wait for the scheduler: Dask's ``distributed.comm.timeouts.connect``."""
+    import dask
+    from dask.utils import parse_timedelta
+    return parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"), "seconds")
+
+
+def connect(distributed, address, timeout=None):
+    """A ``distributed.Client`` of the scheduler at ``address`` that has a worker.
+
+    Args:
+        distributed: the imported ``distributed`` module.
+        address (str): e.g. ``tcp://10.0.0.1:8786``.
+        timeout (float): seconds to wait for the scheduler, and again for a first worker;
+            None: :func:`connect_timeout`.
+
+    Raises:
+        DatasetError: the scheduler cannot be reached, or has no worker, in that time.
+    """
+    timeout = connect_timeout() if timeout is None else timeout
+    hint = "set DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT=60s to wait longer"
+    try:
+        client = distributed.Client(address, timeout=timeout, set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as error:
+        text = str(error).strip().splitlines()
+        raise DatasetError(
+            "cannot reach the Dask scheduler at {} within {:g} s ({}): is dask-scheduler "
+            "running there, and is the address (tcp://HOST:PORT) right? ({})".format(
+                address, timeout, text[0] if text else type(error).__name__, hint))
+    try:
+        client.wait_for_workers(1, timeout=timeout)
+    except Exception as error:      # distributed's TimeoutError differs between releases
+        client.close()
+        if not isinstance(error, (OSError, TimeoutError)) and "imeout" not in \
+                type(error).__name__:
+            raise
+        raise DatasetError("the Dask scheduler at {} has no workers (waited {:g} s): start "
+                           "'dask-worker {}' on the worker machines ({})".format(
+                               address, timeout, address, hint))
+    return client
+
+
+def _describe(versions):
+    return "iba_tf {} with TensorFlow {} on Python {}".format(
+        versions.get("iba_tf") or "(none)", versions.get("tensorflow") or "(not installed)",
+        versions.get("python"))
+
+
+def _more(addresses):
+    return addresses[0] + (" and {} more".format(len(addresses) - 1)
+                           if len(addresses) > 1 else "")
+
+
+def check_workers(client, expected=None):
+    """Checks that every worker imports iba_tf and runs the versions of this process.
+
+    Compares iba_tf's and TensorFlow's versions and Python's ``major.minor`` (the tasks are
+    pickled). Run once at the start: a worker that joins later is not checked.
+
+    Args:
+        client: a ``distributed.Client``.
+        expected (dict): the versions to expect; None: :func:`local_versions`.
+
+    Returns:
+        dict: worker address -> its versions.
+
+    Raises:
+        DatasetError: naming the workers and their versions, and the fix.
+    """
+    expected = local_versions() if expected is None else expected
+    found = client.run(_versions)
+    broken = sorted(address for address, versions in found.items() if not versions["iba_tf"])
+    if broken:
+        raise DatasetError(
+            "the Dask worker{} {} cannot import iba_tf ({}); install iba-tf on every worker "
+            "machine, the same as here: {}".format(
+                "s" if len(broken) > 1 else "", _more(broken),
+                found[broken[0]].get("import_error"), _describe(expected)))
+    want = _key(expected)
+    other = sorted(address for address, versions in found.items() if _key(versions) != want)
+    if other:
+        raise DatasetError(
+            "the Dask worker{} {} run{} {}, this process {}; install the same versions on "
+            "every worker machine".format(
+                "s" if len(other) > 1 else "", _more(other), "" if len(other) > 1 else "s",
+                _describe(found[other[0]]), _describe(expected)))
+    return found
+
+
+def _key(versions):
+    return (versions.get("iba_tf"), versions.get("tensorflow"),
+            tuple(str(versions.get("python")).split(".")[:2]))
+
+
+class WorkerEvents:
+    """Collects the scheduler's reports of workers leaving or joining, as log lines.
+
+    Dask reports a worker that dies or leaves (``remove-worker``, with the tasks it was
+    running, which it runs again elsewhere) and one that joins (``add-worker``).
+
+    Args:
+        client: a ``distributed.Client`` (its scheduler's ``all`` topic is subscribed to).
+    """
+
+    def __init__(self, client):
+        self.client = client
+        self._new = []
+        self.lines = []
+        client.subscribe_topic("all", self._handle)
+
+    def _handle(self, event):
+        _, message = event
+        action = message.get("action")
+        if action == "remove-worker":
+            tasks = sorted(message.get("processing-tasks") or ())
+            self._new.append(
+                "Dask: removed worker {} (it died or left) while it ran {} task{}{}; Dask "
+                "runs {} on the other workers".format(
+                    message.get("worker"), len(tasks), "" if len(tasks) == 1 else "s",
+                    " (" + ", ".join(tasks) + ")" if tasks else "",
+                    "it" if len(tasks) == 1 else "them"))
+        elif action == "add-worker":
+            self._new.append("Dask: added worker {}".format(message.get("worker")))
+
+    def drain(self):
+        """The lines reported since the last call (also kept in :attr:`lines`)."""
+        new, self._new = self._new, []
+        self.lines.extend(new)
+        return new
+
+    def close(self):
+        """Stops listening."""
+        try:
+            self.client.unsubscribe_topic("all")
+        except Exception:              # the client may be closing already
+            pass
+
+
+class LoopbackCluster:
+    """``dask-scheduler`` and ``dask-worker`` commands as processes on 127.0.0.1.
+
+    The scheduler listens on a free port (:attr:`address`); each :meth:`add_worker` starts one
+    ``dask-worker`` command. Each command runs in its own process group, and leaving the
+    ``with`` block stops them all (SIGTERM, then SIGKILL), also after an error. Their output
+    goes to files in :attr:`folder`.
+
+    Args:
+        bin_dir (str): where the commands are (default: next to this Python).
+        timeout (float): seconds to wait for the scheduler to start.
+        env (dict): extra environment variables for every command.
+    """
+
+    def __init__(self, bin_dir=None, timeout=60., env=None):
+        self.bin_dir = bin_dir or os.path.dirname(sys.executable)
+        self.timeout = timeout
+        self.env = dict(os.environ, **(env or {}))
+        self.address = None
+        self.scheduler = None
+        self.workers = []
+        self._folder = None
+        self.folder = None
+
+    def _start(self, name, args, env=None):
+        log = open(os.path.join(self.folder, "{}.log".format(name)), "wb")
+        command = [os.path.join(self.bin_dir, args[0])] + list(args[1:])
+        with log:
+            return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, cwd=self.folder,
+                                    env=dict(self.env, **(env or {})), start_new_session=True)
+
+    def __enter__(self):
+        self._folder = tempfile.TemporaryDirectory(prefix="iba-tf-cluster-")
+        self.folder = self._folder.name
+        try:
+            self._start_scheduler()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _start_scheduler(self):
+        info = os.path.join(self.folder, "scheduler.json")
+        self.scheduler = self._start("scheduler", [
+            "dask-scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+            "--scheduler-file", info])
+        deadline = time.time() + self.timeout
+        while time.time() < deadline and self.scheduler.poll() is None:
+            try:
+                with open(info) as f:
+                    self.address = json.load(f)["address"]
+                return
+            except (OSError, ValueError, KeyError):
+                time.sleep(0.1)
+        raise RuntimeError("dask-scheduler did not start within {:g} s:\n{}".format(
+            self.timeout, self.log("scheduler")))
+
+    def add_worker(self, *args, env=None, name=None):
+        """Starts ``dask-worker ADDRESS --nthreads 1 --no-dashboard ARGS``; returns the process.
+
+        ``name`` names its log file (default ``worker-N``); ``env`` adds variables.
+        """
+        name = name or "worker-{}".format(len(self.workers))
+        process = self._start(name, ["dask-worker", self.address, "--host", "127.0.0.1",
+                                     "--nthreads", "1", "--no-dashboard"] + list(args), env)
+        process.log_name = name
+        self.workers.append(process)
+        return process
+
+    def wait_for_workers(self, n, timeout=120.):
+        """Waits until the scheduler has ``n`` workers; returns their addresses."""
+        import distributed
+        with distributed.Client(self.address, timeout=timeout, set_as_default=False) as client:
+            client.wait_for_workers(n, timeout=timeout)
+            return sorted(client.scheduler_info()["workers"])
+
+    def log(self, name):
+        """The output of the command ``name`` (``scheduler``, ``worker-0``...) so far."""
+        try:
+            with open(os.path.join(self.folder, name + ".log"), errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    @staticmethod
+    def stop(process, timeout=20.):
+        """Stops a command and its process group: SIGTERM, then SIGKILL after ``timeout``."""
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+        except OSError:                # the group is gone already
+            pass
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            os.killpg(process.pid, signal.SIGKILL)    # what is left of the group
+        except OSError:
+            pass
+        process.wait()
+
+    def close(self):
+        """Stops listening."""
+        try:
+            self.client.unsubscribe_topic("all")
+        except Exception:              # the client may be closing already
+            pass
+
+
+class LoopbackCluster:
+    """``dask-scheduler`` and ``dask-worker`` commands as processes on 127.0.0.1.
+
+    The scheduler listens on a free port (:attr:`address`); each :meth:`add_worker` starts one
+    ``dask-worker`` command. Each command runs in its own process group, and leaving the
+    ``with`` block stops them all (SIGTERM, then SIGKILL), also after an error. Their output
+    goes to files in :attr:`folder`.
+
+    Args:
+        bin_dir (str): where the commands are (default: next to this Python).
+        timeout (float): seconds to wait for the scheduler to start.
+        env (dict): extra environment variables for every command.
+    """
+
+    def __init__(self, bin_dir=None, timeout=60., env=None):
+        self.bin_dir = bin_dir or os.path.dirname(sys.executable)
+        self.timeout = timeout
+        self.env = dict(os.environ, **(env or {}))
+        self.address = None
+        self.scheduler = None
+        self.workers = []
+        self._folder = None
+        self.folder = None
+
+    def _start(self, name, args, env=None):
+        log = open(os.path.join(self.folder, "{}.log".format(name)), "wb")
+        command = [os.path.join(self.bin_dir, args[0])] + list(args[1:])
+        with log:
+            return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, cwd=self.folder,
+                                    env=dict(self.env, **(env or {})), start_new_session=True)
+
+    def __enter__(self):
+        self._folder = tempfile.TemporaryDirectory(prefix="iba-tf-cluster-")
+        self.folder = self._folder.name
+        try:
+            self._start_scheduler()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _start_scheduler(self):
+        info = os.path.join(self.folder, "scheduler.json")
+        self.scheduler = self._start("scheduler", [
+            "dask-scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+            "--scheduler-file", info])
+        deadline = time.time() + self.timeout
+        while time.time() < deadline and self.scheduler.poll() is None:
+            try:
+                with open(info) as f:
+                    self.address = json.load(f)["address"]
+                return
+            except (OSError, ValueError, KeyError):
+                time.sleep(0.1)
+        raise RuntimeError("dask-scheduler did not start within {:g} s:\n{}".format(
+            self.timeout, self.log("scheduler")))
+
+    def add_worker(self, *args, env=None, name=None):
+        """Starts ``dask-worker ADDRESS --nthreads 1 --no-dashboard ARGS``; returns the process.
+
+        ``name`` names its log file (default ``worker-N``); ``env`` adds variables.
+        """
+        name = name or "worker-{}".format(len(self.workers))
+        process = self._start(name, ["dask-worker", self.address, "--host", "127.0.0.1",
+                                     "--nthreads", "1", "--no-dashboard"] + list(args), env)
+        process.log_name = name
+        self.workers.append(process)
+        return process
+
+    def wait_for_workers(self, n, timeout=120.):
+        """Waits until the scheduler has ``n`` workers; returns their addresses."""
+        import distributed
+        with distributed.Client(self.address, timeout=timeout, set_as_default=False) as client:
+            client.wait_for_workers(n, timeout=timeout)
+            return sorted(client.scheduler_info()["workers"])
+
+    def log(self, name):
+        """The output of the command ``name`` (``scheduler``, ``worker-0``...) so far."""
+        try:
+            with open(os.path.join(self.folder, name + ".log"), errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    @staticmethod
+    def stop(process, timeout=20.):
+        """Stops a command and its process group: SIGTERM, then SIGKILL after ``timeout``."""
+        for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, timeout)):
+            try:
+                os.killpg(process.pid, sig)
+            except OSError:            # the group is gone already
+                pass
+            try:
+                process.wait(wait)
+                if sig == signal.SIGKILL or process.returncode is not None:
+                    os.killpg(process.pid, signal.SIGKILL)    # stragglers of the group
+            except (subprocess.TimeoutExpired, OSError):
+                continue
+            return
+
+    def close(self):
+        """Stops every worker, then the scheduler, and removes :attr:`folder`."""
+        for process in self.workers + ([self.scheduler] if self.scheduler else []):
+            self.stop(process)
+        self.workers, self.scheduler = [], None
+        if self._folder is not None:
+            self._folder.cleanup()
+            self._folder = None
+
+    def __exit__(self, *exc):
+        self.close()
