@@ -16,7 +16,7 @@ import tempfile
 import time
 import uuid
 
-from . import cluster
+from .cluster import WorkerEvents, check_workers, connect
 from .errors import DASK_EXTRA_HINT, DatasetError, MissingDaskError
 from .worker import Explainer, cpu_count, explain_task, prepare_task, warm_up_task
 
@@ -136,9 +136,9 @@ class DaskEngine:
     def _start(self):
         distributed = self._distributed
         if self.scheduler:
-            self.client = self._stack.enter_context(cluster.connect(
+            self.client = self._stack.enter_context(connect(
                 distributed, self.scheduler, self.connect_timeout))
-            cluster.check_workers(self.client)
+            check_workers(self.client)
             self.description = "on the Dask cluster at {}".format(self.scheduler)
         else:
             n = self.workers or cpu_count()
@@ -226,7 +226,7 @@ class DaskEngine:
         chunks = iter(chunks)
         in_flight = {}
         finished = distributed.as_completed()
-        events = cluster.WorkerEvents(client)
+        events = WorkerEvents(client)
 
         def submit_more():
             limit = QUEUED_PER_THREAD * self._threads()
@@ -254,12 +254,11 @@ class DaskEngine:
                             chunk[0].key, chunk[-1].key))
                     future.release()
                     yield chunk, result
-                for line in events.drain():
+                for line in events.poll():
                     self.log(line)
                 submit_more()
-        finally:
-            events.close()
-            for line in events.drain():
+            for line in events.poll(force=True):
                 self.log(line)
+        finally:
             client.cancel([future for future, _ in in_flight.values()] + [state_future],
                           force=True)
