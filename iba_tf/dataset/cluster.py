@@ -249,8 +249,8 @@ class WorkerEvents:
 def _event_line(action, worker, tasks):
     if action == "add-worker":
         return "Dask: added worker {}".format(worker)
-    return "Dask: removed worker {} (it died or left) while it ran {} task{}{}; Dask runs " \
-        "{} on the other workers".format(worker, len(tasks), "" if len(tasks) == 1 else "s",
+    return "Dask: removed worker {} (it died or left) with {} task{} running or queued{}; " \
+        "Dask runs {} on the other workers".format(worker, len(tasks), "" if len(tasks) == 1 else "s",
                                          " (" + ", ".join(tasks) + ")" if tasks else "",
                                          "it" if len(tasks) == 1 else "them")
 
