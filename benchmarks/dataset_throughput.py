@@ -68,7 +68,7 @@ def report(name, summary):
 
 def run_external(model, images, out, args):
     """The same run on ``dask-scheduler`` + ``dask-worker --nworkers 2`` processes."""
-    from iba_tf.dataset.cluster import LoopbackCluster
+    from iba_tf.dataset.loopback import LoopbackCluster
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     path = os.pathsep.join([root] + [p for p in [os.environ.get("PYTHONPATH")] if p])
     threads = "1" if args.tf_threads == "auto" else args.tf_threads

@@ -20,7 +20,8 @@ from conftest import save_tiny_cnn
 pytest.importorskip("distributed")
 
 from iba_tf.dataset import read_results  # noqa: E402
-from iba_tf.dataset.cluster import LoopbackCluster, local_versions  # noqa: E402
+from iba_tf.dataset.cluster import local_versions  # noqa: E402
+from iba_tf.dataset.loopback import LoopbackCluster  # noqa: E402
 from iba_tf.dataset.store import DONE  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir))
