@@ -20,8 +20,9 @@ setup(
         "tf": ["tensorflow==1.15.*"] + TF_PINS,
         "tf-gpu": ["tensorflow-gpu==1.15.*"] + TF_PINS,
         "torch": ["torch>=1.10"],
-        # the last releases that support Python 3.7
-        "dask": ["dask==2022.2.0", "distributed==2022.2.0"],
+        # the last releases that support Python 3.7; their dask-scheduler / dask-worker
+        # commands need click < 8.1
+        "dask": ["dask==2022.2.0", "distributed==2022.2.0", "click>=8.0,<8.1"],
         "dev": ["pytest", "pillow", "future"],
     },
     entry_points={"console_scripts": ["iba-tf=iba_tf.cli:main"]},
