@@ -59,7 +59,7 @@ class Objective:
 
     Attributes:
         application (Application): the application the loss is computed from.
-        target: as given.
+        model_loss, target: as given.
         bypass (list): tensors the loss reads around the bottleneck that come from the
             model's inputs (e.g. a residual shortcut); they are computed once per analysis and
             repeated once per noise sample.
@@ -72,6 +72,7 @@ class Objective:
 
     def __init__(self, bottleneck, model_loss, target=None, name="objective"):
         self.application = bottleneck.application_for(model_loss, "loss")
+        self.model_loss = model_loss
         self.target = target
         feature = self.application.inputs
         self.bypass = bypassing_tensors(self.application.outputs, model_loss, feature)
