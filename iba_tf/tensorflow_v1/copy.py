@@ -91,6 +91,8 @@ class IBACopy(BottleneckMethods):
     def _build_copy(self, config):
         tail = self._tail
         self._copy_graph = tf.Graph()
+        # a graph-level seed of the model's graph seeds the copy's noise as well
+        self._copy_graph.seed = self._original_graph.seed
         with self._copy_graph.as_default():
             feature = self._original_feature
             self._copy_feature = tf.placeholder(feature.dtype, feature.shape, name="feature")
