@@ -23,7 +23,14 @@ STATE_KEYS = ("estimator", "feature_mean", "feature_std", "feature_active", "def
 
 
 class BottleneckMethods:
-    """Mixin with the documented methods of a Per-Sample Bottleneck (see IBALayer)."""
+    """Mixin with the documented methods of a Per-Sample Bottleneck (see IBALayer).
+
+    Attributes:
+        in_graph_loop (bool): run all steps of an analysis in one ``session.run`` (default
+            True; see :mod:`~iba_tf.tensorflow_v1.loop`).
+        loop_fallback (str): why the loop could not be built for the current loss (the
+            analysis then runs step by step), or None.
+    """
 
     def _init_methods(self, estimator, feature_mean, feature_std, feature_active, defaults):
         self._defaults = hyperparameters.merge(hyperparameters.DEFAULTS, **defaults)
