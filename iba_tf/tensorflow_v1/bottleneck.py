@@ -12,7 +12,8 @@ from .compat import tf, K
 from . import ops
 from .graph import depends_on
 
-__all__ = ["Bottleneck", "Application", "INITIAL_ALPHA"]
+__all__ = ["Bottleneck", "Application", "State", "INITIAL_ALPHA", "lambdas", "noise_terms",
+           "noisy_feature", "draw_noise"]
 
 INITIAL_ALPHA = 5.
 
@@ -26,18 +27,71 @@ class Application:
             restricted).
         alpha (tf.Tensor): alpha as read inside the restricted branch (the gradient of the
             model loss reaches alpha through it).
+        seeds (tuple): the (seed, seed2) of its noise op; an in-graph loop draws with the same
+            ones, so both give the same noise under a graph-level seed.
     """
 
-    def __init__(self, inputs, outputs, alpha):
+    def __init__(self, inputs, outputs, alpha, seeds):
         self.inputs = inputs
         self.outputs = outputs
         self.alpha = alpha
+        self.seeds = seeds
 
 
 def _local_variable(name, initial, shape=None):
     # Not model weights: local variables stay out of model.get_weights() and saved models.
     return tf.Variable(initial, name=name, trainable=False, use_resource=True, shape=shape,
                        collections=[tf.GraphKeys.LOCAL_VARIABLES])
+
+
+class State(collections.namedtuple("State", "mean std active pass_mask smoothing")):
+    """What one analysis configures, as tensors: ``std`` is already clamped by ``min_std``."""
+
+
+def lambdas(alpha, smoothing):
+    """Returns ``lambda`` and ``1 - lambda`` for ``alpha``, blurred with ``smoothing``.
+
+    ``1 - lambda`` is blurred from ``sigmoid(-alpha)`` (accurate where lambda rounds to 1,
+    which the capacity's log needs); both go through one blur, stacked on the batch axis.
+    """
+    both = ops.smooth(tf.concat([tf.sigmoid(alpha), tf.sigmoid(-alpha)], 0), smoothing)
+    return tf.split(both, 2)
+
+
+def noise_terms(feature, state):
+    """The per-sample terms of ``Z = base + lambda * signal + (1 - lambda) * spread * eps``.
+
+    ``Z = lambda * R + (1 - lambda) * (mean + std * eps)``; passed neurons keep ``R``, inactive
+    ones give 0. Folding all of that into three tensors that do not depend on alpha leaves only
+    four operations per step outside the noise-sized ones (an in-graph loop computes the terms
+    once per analysis).
+    """
+    restricted = state.active * (1. - state.pass_mask)
+    base = state.active * state.pass_mask * feature + restricted * state.mean
+    return base, restricted * (feature - state.mean), restricted * state.std
+
+
+def draw_noise(rows, noise_samples, shape, seeds):
+    """Standard-normal noise ``(rows, noise_samples, *shape)``, drawn anew at every run."""
+    # the raw op: tf.random.normal would add a multiply and an add of the full size
+    return tf.raw_ops.RandomStandardNormal(
+        shape=tf.stack([rows, noise_samples] + list(shape)), dtype=tf.float32,
+        seed=seeds[0], seed2=seeds[1])
+
+
+def noisy_feature(terms, lam, noise):
+    """``Z`` with one row per (sample, noise sample) from :func:`noise_terms` and the noise.
+
+    ``lam`` has one row per sample (or one for all); the noise has one row per sample, or one
+    that all samples share.
+    """
+    base, signal, spread = terms
+    shape = noise.shape[2:].as_list()
+    per_sample = [-1, 1] + shape
+    # Here 1 - lambda only weighs the noise, so the subtraction is accurate enough.
+    offset = tf.reshape(base + lam * signal, per_sample)
+    scale = tf.reshape((1. - lam) * spread, per_sample)
+    return tf.reshape(offset + scale * noise, [-1] + shape)
 
 
 class Bottleneck:
@@ -115,34 +169,43 @@ class Bottleneck:
         """
         restricted = tf.logical_or(self.analyzing, self.restrict_flow_flag)
         branch_alpha = []
-        outputs = tf.cond(restricted, lambda: self._noisy_feature(feature, branch_alpha),
+        seeds = tuple(seed or 0 for seed in tf.random.get_seed(None))
+        outputs = tf.cond(restricted, lambda: self._noisy_feature(feature, branch_alpha, seeds),
                           lambda: tf.identity(feature))
         outputs.set_shape(feature.shape)
-        self.applications.append(Application(feature, outputs, branch_alpha[0]))
+        self.applications.append(Application(feature, outputs, branch_alpha[0], seeds))
         return outputs
 
-    def lambdas(self):
-        """Returns ``alpha``, ``lambda`` and ``1 - lambda`` from the current alpha, blurred.
+    def state(self):
+        """The configured :class:`State`, read from the variables."""
+        return State(self.mean.read_value(), self.clamped_std(), self.active.read_value(),
+                     self.pass_mask.read_value(), [m.read_value() for m in self.smoothing])
 
-        ``1 - lambda`` is blurred from ``sigmoid(-alpha)`` (accurate where lambda rounds to 1,
-        which the capacity's log needs); both go through one blur, stacked on the batch axis.
+    def fed_state(self):
+        """The :class:`State` straight from :attr:`configuration`'s placeholders.
+
+        Ops that run together with :attr:`configure` use it, so they need not wait for (or
+        read) the variables.
         """
+        fed = self.configuration
+        return State(fed[self.mean], tf.maximum(fed[self.std], fed[self.min_std]),
+                     fed[self.active], fed[self.pass_mask], [fed[m] for m in self.smoothing])
+
+    def lambdas(self):
+        """Returns ``alpha``, ``lambda`` and ``1 - lambda`` from the current alpha, blurred."""
         alpha = self.alpha.read_value()
-        both = ops.smooth(tf.concat([tf.sigmoid(alpha), tf.sigmoid(-alpha)], 0),
-                          [m.read_value() for m in self.smoothing])
-        lam, one_minus_lam = tf.split(both, 2)
+        lam, one_minus_lam = lambdas(alpha, [m.read_value() for m in self.smoothing])
         return alpha, lam, one_minus_lam
 
     def clamped_std(self):
         """The feature std, clamped from below by ``min_std``."""
         return tf.maximum(self.std.read_value(), self.min_std.read_value())
 
-    def _noisy_feature(self, feature, branch_alpha):
-        # Here 1 - lambda only weighs the noise, so the subtraction is accurate enough.
+    def _noisy_feature(self, feature, branch_alpha, seeds):
         alpha = self.alpha.read_value()
         branch_alpha.append(alpha)
-        lam = ops.smooth(tf.sigmoid(alpha), [m.read_value() for m in self.smoothing])
-        one_minus_lam = 1. - lam
+        state = self.state()
+        lam = ops.smooth(tf.sigmoid(alpha), state.smoothing)
         # Rows: n explained samples (or n inputs while restrict_flow is on) x noise samples.
         # lambda broadcasts over the noise samples; alpha of one row over all inputs.
         n_alpha, n_feature = tf.shape(lam)[0], tf.shape(feature)[0]
@@ -151,29 +214,14 @@ class Bottleneck:
             ["The flow is restricted with the alpha of the last analyze, which explained",
              n_alpha, "sample(s); the model was run on", n_feature,
              "sample(s). Run it on 1 sample or on as many as were analyzed."])
-        # Z = lambda * R + (1 - lambda) * (mean + std * eps), passed neurons keep R, inactive
-        # ones give 0. Everything but the noise is folded into two per-sample terms, so only
-        # two operations (and their gradients) touch the noise-sized tensors:
-        # Z = offset + scale * eps.
-        passed = self.pass_mask.read_value()
-        active = self.active.read_value()
-        restricted = 1. - passed
-        offset = active * (passed * feature + restricted * (
-            lam * feature + one_minus_lam * self.mean.read_value()))
-        scale = active * restricted * one_minus_lam * self.clamped_std()
-        shape = list(self.feature_shape)
-        per_sample = [-1, 1] + shape
         # While analyzing, the samples of a batch share the standard-normal draws: each sample
         # still gets `batch_size` fresh draws per step, so its optimisation has exactly the
         # distribution of a single analysis, and drawing the noise (which costs more than the
         # small models' tails) is paid once per step, not once per sample.
         noise_rows = tf.where(self.analyzing, 1, n_feature)
         with tf.control_dependencies([check]):
-            # the raw op: tf.random.normal would add a multiply and an add of the full size
-            noise = tf.raw_ops.RandomStandardNormal(
-                shape=tf.stack([noise_rows, self.noise_samples] + shape), dtype=tf.float32)
-        noisy = tf.reshape(offset, per_sample) + tf.reshape(scale, per_sample) * noise
-        return tf.reshape(noisy, [-1] + shape)
+            noise = draw_noise(noise_rows, self.noise_samples, self.feature_shape, seeds)
+        return noisy_feature(noise_terms(feature, state), lam, noise)
 
     def application_for(self, tensor, what):
         """Returns the latest application that ``tensor`` is computed from.

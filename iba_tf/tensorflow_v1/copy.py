@@ -45,6 +45,10 @@ class IBACopy(BottleneckMethods):
 
     Call :meth:`update_variables` after you change the model's weights.
 
+    ``analyze`` runs all steps in one ``session.run`` (the tail imported once more, into a
+    ``tf.while_loop``); tails with ``tf.cond`` or stateful ops run step by step instead, as
+    :class:`IBALayer` describes (``in_graph_loop``, ``loop_fallback``).
+
     Example:
         >>> model = model_wo_softmax(keras.applications.VGG16(weights=None))
         >>> iba = IBACopy(model.get_layer("block4_conv1").output, model.output)
@@ -91,6 +95,8 @@ class IBACopy(BottleneckMethods):
     def _build_copy(self, config):
         tail = self._tail
         self._copy_graph = tf.Graph()
+        # a graph-level seed of the model's graph seeds the copy's noise as well
+        self._copy_graph.seed = self._original_graph.seed
         with self._copy_graph.as_default():
             feature = self._original_feature
             self._copy_feature = tf.placeholder(feature.dtype, feature.shape, name="feature")

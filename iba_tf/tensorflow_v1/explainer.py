@@ -12,6 +12,7 @@ import contextlib
 from .compat import tf
 from .. import hyperparameters
 from ..utils import get_tqdm
+from .loop import OptimizationLoop
 from .objective import REPORT_VARIABLES, Objective, check_model_loss, classification_loss
 from .optimization import Optimization, targets_feed
 from .statistics import FeatureStatistics
@@ -22,7 +23,14 @@ STATE_KEYS = ("estimator", "feature_mean", "feature_std", "feature_active", "def
 
 
 class BottleneckMethods:
-    """Mixin with the documented methods of a Per-Sample Bottleneck (see IBALayer)."""
+    """Mixin with the documented methods of a Per-Sample Bottleneck (see IBALayer).
+
+    Attributes:
+        in_graph_loop (bool): run all steps of an analysis in one ``session.run`` (default
+            True; see :mod:`~iba_tf.tensorflow_v1.loop`).
+        loop_fallback (str): why the loop could not be built for the current loss (the
+            analysis then runs step by step), or None.
+    """
 
     def _init_methods(self, estimator, feature_mean, feature_std, feature_active, defaults):
         self._defaults = hyperparameters.merge(hyperparameters.DEFAULTS, **defaults)
@@ -33,6 +41,9 @@ class BottleneckMethods:
         self._collected = set()
         self._report = None
         self._analyzed = False
+        self.in_graph_loop = True
+        self.loop_fallback = None
+        self._loops = {}
 
     # ------------------------------------------------------------------ the host's part
     def _feature_tensor(self):
@@ -159,6 +170,8 @@ class BottleneckMethods:
         self._require_engine()
         self._objective = Objective(self._bottleneck, model_loss, target,
                                     name=self._scope_name("optimizer"))
+        self._loops = {}
+        self.loop_fallback = None
 
     def _scope_name(self, suffix):
         return "{}_{}".format(getattr(self, "name", "bottleneck"), suffix)
@@ -177,9 +190,28 @@ class BottleneckMethods:
         optimization = Optimization(self._bottleneck, self._objective, settings, statistics,
                                     pass_mask)
         capacity, self._report = optimization.run(session, feature, feed_dict, self._collected,
-                                                  progbar, repeated)
+                                                  progbar, repeated, self._loop(progbar))
         self._analyzed = True
         return capacity[0] if feature.shape[0] == 1 else capacity
+
+    def _loop(self, progbar):
+        """The in-graph loop for the collected names (built on first use), or None.
+
+        None (the step-by-step path) with a progress bar, with ``in_graph_loop = False``, or
+        where the loop cannot be built; :attr:`loop_fallback` then says why.
+        """
+        if progbar or not self.in_graph_loop:
+            return None
+        key = tuple(sorted(self._collected))
+        if key not in self._loops:
+            try:
+                self._loops[key] = OptimizationLoop(self._bottleneck, self._objective, key,
+                                                    name=self._scope_name("loop"))
+            except (ValueError, TypeError, LookupError) as error:
+                # not an error: the step-by-step path gives the same result, only slower
+                self._loops[key] = None
+                self.loop_fallback = str(error)
+        return self._loops[key]
 
     @contextlib.contextmanager
     def restrict_flow(self, session=None):

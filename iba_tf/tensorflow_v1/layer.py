@@ -53,6 +53,14 @@ class IBALayer(keras.layers.Layer, BottleneckMethods):
         >>> capacity = iba.analyze({model.input: image[None], target: 3})
         >>> saliency = to_saliency_map(capacity, image.shape[:2])
 
+    ``analyze`` runs all steps in one ``session.run``: an in-graph loop over a copy of the
+    layers between the bottleneck and the loss, built on the first call (and once more per set
+    of :meth:`collect` ed names). Where that part of the model cannot run inside a
+    ``tf.while_loop`` (a ``tf.cond`` such as Keras' Dropout/BatchNorm learning-phase switch, a
+    stateful op such as a random draw), and with ``progbar=True``, it runs one ``session.run``
+    per step instead, with the same result; :attr:`loop_fallback` then says why. Set
+    ``in_graph_loop = False`` to force the step-by-step path.
+
     The statistics are not model weights: a model saved with ``model.save`` keeps the layer's
     hyperparameters, and :meth:`state_dict` / :meth:`load_state_dict` keep the statistics.
     """

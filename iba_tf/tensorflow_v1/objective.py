@@ -59,7 +59,7 @@ class Objective:
 
     Attributes:
         application (Application): the application the loss is computed from.
-        target: as given.
+        model_loss, target: as given.
         bypass (list): tensors the loss reads around the bottleneck that come from the
             model's inputs (e.g. a residual shortcut); they are computed once per analysis and
             repeated once per noise sample.
@@ -72,6 +72,7 @@ class Objective:
 
     def __init__(self, bottleneck, model_loss, target=None, name="objective"):
         self.application = bottleneck.application_for(model_loss, "loss")
+        self.model_loss = model_loss
         self.target = target
         feature = self.application.inputs
         self.bypass = bypassing_tensors(self.application.outputs, model_loss, feature)
@@ -87,33 +88,58 @@ class Objective:
 
     def _build(self, bottleneck, model_loss, feature):
         alpha, lam, one_minus_lam = bottleneck.lambdas()
-        normalized = (feature - bottleneck.mean.read_value()) / bottleneck.clamped_std()
-        per_neuron = ops.capacity(lam, one_minus_lam, normalized)
-        ignored = tf.maximum(bottleneck.pass_mask.read_value(),
-                             1. - bottleneck.active.read_value())
-        per_neuron = per_neuron * (1. - ignored)
-        neuron_axes = list(range(1, len(bottleneck.feature_shape) + 1))
-        information = tf.reduce_sum(per_neuron, neuron_axes) * bottleneck.information_scale
-        if self.per_row:
-            per_sample = tf.reduce_mean(tf.reshape(
-                model_loss, [tf.shape(feature)[0], bottleneck.noise_samples]), axis=1)
-        else:
-            per_sample = model_loss
-        # A sum over samples: each sample's alpha gets exactly its own gradient.
-        total = tf.reduce_sum(per_sample + bottleneck.beta * information)
+        self.report = evaluate(bottleneck, model_loss, self.per_row, (alpha, lam, one_minus_lam),
+                               information_terms(feature, bottleneck.state()))
         # alpha is read twice: for the noisy feature and for the capacity.
-        through_model, through_capacity = tf.gradients(
-            total, [self.application.alpha, alpha])
-        if through_model is None:
-            raise ValueError("The loss {} does not depend on the bottleneck.".format(
-                model_loss.name))
-        gradient = through_model + through_capacity
-        # NaNs must never reach the optimiser.
-        gradient = tf.where(tf.is_finite(gradient), gradient, tf.zeros_like(gradient))
+        gradient = alpha_gradient(self.report["loss"], self.application.alpha, alpha,
+                                  model_loss)
         self.step, reset_adam = ops.adam_update(bottleneck.alpha, gradient,
                                                 bottleneck.learning_rate)
         self.reset = tf.group(bottleneck.reset_alpha, reset_adam(bottleneck.reset_alpha))
-        self.capacity = per_neuron
-        self.report = {"alpha": alpha, "lambda": lam, "capacity": per_neuron,
-                       "model_loss": per_sample, "information_loss": information,
-                       "loss": total, "alpha_gradient": gradient}
+        self.capacity = self.report["capacity"]
+        self.report["alpha_gradient"] = gradient
+
+
+def information_terms(feature, state):
+    """The alpha-independent terms of the capacity: the normalised feature and the mask of the
+    neurons that count (not passed, active)."""
+    normalized = (feature - state.mean) / state.std
+    return normalized, 1. - tf.maximum(state.pass_mask, 1. - state.active)
+
+
+def evaluate(bottleneck, model_loss, per_row, alpha_lambdas, terms):
+    """The report tensors but the gradient: capacity, information, model and total loss.
+
+    Args:
+        alpha_lambdas: ``(alpha, lambda, 1 - lambda)``.
+        terms: :func:`information_terms` of the feature.
+    """
+    alpha, lam, one_minus_lam = alpha_lambdas
+    normalized, counted = terms
+    per_neuron = ops.capacity(lam, one_minus_lam, normalized) * counted
+    neuron_axes = list(range(1, len(bottleneck.feature_shape) + 1))
+    information = tf.reduce_sum(per_neuron, neuron_axes) * bottleneck.information_scale
+    if per_row:
+        per_sample = tf.reduce_mean(tf.reshape(
+            model_loss, [tf.shape(normalized)[0], bottleneck.noise_samples]), axis=1)
+    else:
+        per_sample = model_loss
+    # A sum over samples: each sample's alpha gets exactly its own gradient.
+    total = tf.reduce_sum(per_sample + bottleneck.beta * information)
+    return {"alpha": alpha, "lambda": lam, "capacity": per_neuron, "model_loss": per_sample,
+            "information_loss": information, "loss": total}
+
+
+def alpha_gradient(total, noise_alpha, capacity_alpha, model_loss):
+    """The gradient of ``total`` for alpha, read once for the noise and once for the capacity.
+
+    Raises:
+        ValueError: if the model loss does not depend on the bottleneck.
+    """
+    through_model, through_capacity = tf.gradients(total, [noise_alpha, capacity_alpha])
+    if through_model is None:
+        raise ValueError("The loss {} does not depend on the bottleneck.".format(
+            model_loss.name))
+    gradient = through_model + through_capacity
+    # NaNs must never reach the optimiser.
+    return tf.where(tf.is_finite(gradient), gradient, tf.zeros_like(gradient))

@@ -34,7 +34,8 @@ class Optimization:
         values += [smoothing_matrix(size, settings["smooth_std"]) for size in shape[:-1]]
         self._configuration = dict(zip(bottleneck.configuration.values(), values))
 
-    def run(self, session, feature, feed_dict, collected=(), progbar=False, repeated=None):
+    def run(self, session, feature, feed_dict, collected=(), progbar=False, repeated=None,
+            loop=None):
         """Optimises alpha for the feature value(s) and returns (capacity, report).
 
         Args:
@@ -44,38 +45,48 @@ class Optimization:
             feed_dict (dict): whatever else the loss needs (other inputs, the target as
                 :func:`targets_feed` returns it).
             collected: names of report variables to record at every step.
-            progbar (bool): show a progress bar over the steps.
+            progbar (bool): show a progress bar over the steps (runs step by step).
             repeated (dict): tensors with one row per sample -> values, fed with each row
                 repeated once per noise sample.
+            loop (OptimizationLoop): runs all steps in one session call; None: step by step.
 
         Returns:
             (np.ndarray, OrderedDict or None): the capacity ``(n, *feature_shape)`` after the
             last step, and the report (None when nothing is collected).
         """
-        bottleneck, objective, settings = self.bottleneck, self.objective, self.settings
+        bottleneck, settings = self.bottleneck, self.settings
         n_explained = feature.shape[0]
         feed_dict = dict(feed_dict)
-        configure = dict(self._configuration)
-        configure[bottleneck.n_explained] = n_explained
-        session.run([bottleneck.configure, objective.reset, bottleneck.initialize_flag],
-                    configure)
         for tensor, value in (repeated or {}).items():
             batched = np.ndim(value) > 0 and np.shape(value)[0] == n_explained
             feed_dict[tensor] = np.repeat(value, settings["batch_size"], 0) if batched else value
         n_neurons = float(np.prod(bottleneck.feature_shape))
         feed_dict.update({
-            objective.application.inputs: feature,
+            self.objective.application.inputs: feature,
             bottleneck.analyzing: True,
             bottleneck.noise_samples: settings["batch_size"],
             bottleneck.beta: settings["beta"],
             bottleneck.learning_rate: settings["learning_rate"],
             bottleneck.information_scale: 1. / n_neurons if settings["normalize_beta"] else 1.,
         })
+        if loop is not None and not progbar:
+            feed_dict.update(self._configuration)
+            return loop.run(session, feed_dict, settings["steps"])
+        return self._step_by_step(session, n_explained, feed_dict, collected, progbar)
+
+    def _step_by_step(self, session, n_explained, feed_dict, collected, progbar):
+        """One ``session.run`` per step (and one to configure, one for the result)."""
+        bottleneck, objective = self.bottleneck, self.objective
+        configure = dict(self._configuration)
+        configure[bottleneck.n_explained] = n_explained
+        session.run([bottleneck.configure, objective.reset, bottleneck.initialize_flag],
+                    configure)
         report_tensors = {name: objective.report[name] for name in sorted(collected)}
         report = collections.OrderedDict()
         if report_tensors:
             report["init"] = session.run(report_tensors, feed_dict)
-        for step in get_tqdm()(range(settings["steps"]), disable=not progbar, desc="IBA"):
+        steps = self.settings["steps"]
+        for step in get_tqdm()(range(steps), disable=not progbar, desc="IBA"):
             _, report[step] = session.run([objective.step, report_tensors], feed_dict)
         capacity, report["final"] = session.run([objective.capacity, report_tensors], feed_dict)
         return capacity, (report if report_tensors else None)
