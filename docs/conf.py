@@ -5,6 +5,7 @@ malformed docstring, a documented public name without a docstring, or a public n
 the ``__all__`` of a module in ``CHECKED_MODULES``) that no page documents is an error.
 """
 import importlib
+import inspect
 import os
 import sys
 
@@ -172,7 +173,21 @@ def _check_public_names(app, env):
                             module_name, type="iba_tf", subtype="coverage")
 
 
+def _mocked_base_signature(app, what, name, obj, options, signature, return_annotation):
+    """Gives a class that subclasses a mocked torch class the signature of its ``__init__``.
+
+    Sphinx's mock class has ``__new__(*args, **kwargs)``, which autodoc would show instead.
+    """
+    if what != "class" or signature != "(*args, **kwargs)" or "__init__" not in vars(obj):
+        return None
+    init = inspect.signature(vars(obj)["__init__"])
+    own = list(init.parameters.values())[1:]  # without self
+    return str(init.replace(parameters=own, return_annotation=inspect.Signature.empty)), \
+        return_annotation
+
+
 def setup(app):
+    app.connect("autodoc-process-signature", _mocked_base_signature)
     app.connect("autodoc-process-docstring", _warn_missing_docstring)
     app.connect("autodoc-skip-member", _skip_member)
     app.connect("env-before-read-docs", _note_docs_to_read)
