@@ -136,19 +136,16 @@ def _warn_missing_docstring(app, what, name, obj, options, lines):
                     subtype="docstring")
 
 
-def _skip_member(app, what, name, obj, skip, options):
-    """Documents no dunder or private members, and no Keras/torch plumbing left undocumented.
-
-    ``undoc-members`` is on (so that the hook above sees undocumented public members); these
-    are the members no reader looks up.
-    """
-    if name.startswith("_"):
-        return True
-    return None
-
-
 def _note_docs_to_read(app, env, docnames):
     _read_docs.update(docnames)
+
+
+def _same_object_documented(module, public):
+    obj = getattr(module, public, None)
+    # Scalars and None are shared objects: only their name can say they are documented.
+    if obj is None or isinstance(obj, (bool, int, float, str, bytes)):
+        return False
+    return id(obj) in _documented_ids
 
 
 def _check_public_names(app, env):
@@ -166,8 +163,7 @@ def _check_public_names(app, env):
             continue
         for public in getattr(module, "__all__", []):
             qualified = module_name + "." + public
-            obj = getattr(module, public, None)
-            if qualified in _documented_names or id(obj) in _documented_ids:
+            if qualified in _documented_names or _same_object_documented(module, public):
                 continue
             _logger.warning("public name %s (in %s.__all__) is on no API page", qualified,
                             module_name, type="iba_tf", subtype="coverage")
@@ -189,6 +185,5 @@ def _mocked_base_signature(app, what, name, obj, options, signature, return_anno
 def setup(app):
     app.connect("autodoc-process-signature", _mocked_base_signature)
     app.connect("autodoc-process-docstring", _warn_missing_docstring)
-    app.connect("autodoc-skip-member", _skip_member)
     app.connect("env-before-read-docs", _note_docs_to_read)
     app.connect("env-check-consistency", _check_public_names)
