@@ -14,7 +14,9 @@ from PIL import Image
 
 from conftest import save_tiny_cnn
 from iba_tf.dataset import DatasetError, MissingDaskError, explain_dataset, read_results
-from iba_tf.dataset.command import add_explain_dataset_parser, command_explain_dataset
+from iba_tf.cli.explain_dataset import add_parser as add_explain_dataset_parser
+from iba_tf.cli.explain_dataset import run as command_explain_dataset
+from iba_tf.errors import InputError
 from iba_tf.dataset.sources import open_source
 from iba_tf.dataset.store import DONE, FAILED, LAYOUT, PENDING, Store
 
@@ -233,10 +235,9 @@ def test_without_dask_the_error_names_the_extra(data, tmp_path, monkeypatch):
     with pytest.raises(MissingDaskError, match=r'pip install "iba-tf\[dask\]"'):
         explain_dataset(model, images, str(tmp_path / "one.h5"), workers=1, **FAST)
     assert not os.path.exists(str(tmp_path / "one.h5"))
-    from iba_tf.cli import CliError
     args = _parser().parse_args(["explain-dataset", model, images, "--out",
                                  str(tmp_path / "one.h5"), "--workers", "1"])
-    with pytest.raises(CliError, match=r'iba-tf\[dask\]'):
+    with pytest.raises(InputError, match=r'iba-tf\[dask\]'):
         args.run(args)
 
 
@@ -247,7 +248,6 @@ def _parser():
 
 
 def test_the_command_runs_and_reports_bad_input_in_one_line(data, tmp_path, capsys):
-    from iba_tf.cli import CliError
     model, images, arrays = data
     out = str(tmp_path / "cli.h5")
     common = ["--out", out, "--workers", "0", "--steps", "2", "--fit-samples", "8",
@@ -264,7 +264,7 @@ def test_the_command_runs_and_reports_bad_input_in_one_line(data, tmp_path, caps
             (["--fit-samples", "1"], "fit_samples=1 is invalid")]:
         args = _parser().parse_args(["explain-dataset", model, images] + common + extra + [
             "--out", str(tmp_path / "never.h5")])
-        with pytest.raises(CliError, match=message):
+        with pytest.raises(InputError, match=message):
             args.run(args)
     assert not os.path.exists(str(tmp_path / "never.h5"))
     for argv, message in [
@@ -274,5 +274,5 @@ def test_the_command_runs_and_reports_bad_input_in_one_line(data, tmp_path, caps
              "labels")]:
         args = _parser().parse_args(["explain-dataset"] + argv + [
             "--out", str(tmp_path / "never.h5"), "--targets", "label", "--workers", "0"])
-        with pytest.raises(CliError, match=message):
+        with pytest.raises(InputError, match=message):
             args.run(args)

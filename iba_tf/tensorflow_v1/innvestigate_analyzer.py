@@ -7,8 +7,7 @@ from ..saliency import to_saliency_map
 from ..utils import get_tqdm
 from ..welford import WelfordEstimator
 from .copy import IBACopy
-from .graph import Tail
-from .keras_utils import layer_output
+from .models import default_feature_layer, feature_tensor as _feature_tensor, is_on_main_path
 
 __all__ = ["IBACopyInnvestigate", "default_feature_layer", "is_on_main_path",
            "register_with_innvestigate"]
@@ -18,62 +17,6 @@ SAMPLES_PER_RUN = 8
 # Samples per session run while estimating the statistics with fit(X).
 FIT_BATCH = 32
 OUTPUTS = ("saliency", "input")
-
-
-def default_feature_layer(model):
-    """Returns the layer IBACopyInnvestigate puts the bottleneck after when none is named.
-
-    Among the layers that all of the information flows through (no skip connection runs around
-    them, see :func:`is_on_main_path`): the first whose output has the input's spatial axes at
-    no more than 1/8 of the input's resolution (VGG16 at 224x224: ``block3_pool``, the input of
-    ``block4_conv1``, the layer of the paper's VGG experiments; in a residual network the
-    output of a residual block); if the resolution never drops that far, the last such layer
-    that still has spatial axes; for models without spatial axes, the last hidden layer.
-    """
-    input_shape = keras.backend.int_shape(model.input)
-    spatial = input_shape[1:-1]
-    candidates = [layer for layer in model.layers[1:-1] if not isinstance(
-        layer, keras.engine.InputLayer)]
-    if spatial and all(spatial):
-        with_axes = [layer for layer in candidates
-                     if len(layer.output_shape) == len(input_shape)]
-        on_path = []
-        for layer in with_axes:
-            size = layer.output_shape[1:-1]
-            small = all(s is not None and 8 * s <= full for s, full in zip(size, spatial))
-            if small and is_on_main_path(model, layer):
-                return layer
-            if not small and is_on_main_path(model, layer):
-                on_path.append(layer)
-        if on_path:
-            return on_path[-1]
-    if not candidates:
-        raise ValueError("The model {} has no hidden layer to put the bottleneck after."
-                         .format(model.name))
-    return candidates[-1]
-
-
-def is_on_main_path(model, layer):
-    """True if every path from the model's input to its output runs through ``layer``.
-
-    A bottleneck after a layer that a skip connection bypasses restricts only one branch.
-    """
-    try:
-        return not Tail(layer_output(model, layer), model.outputs).fed
-    except ValueError:          # the output does not depend on this layer
-        return False
-
-
-def _feature_tensor(model, feature_name):
-    if feature_name is None:
-        return layer_output(model, default_feature_layer(model))
-    if not isinstance(feature_name, str):
-        raise TypeError("feature_name must be a layer or tensor name (str), got {!r}."
-                        .format(type(feature_name).__name__))
-    layer_names = [layer.name for layer in model.layers]
-    if feature_name in layer_names:
-        return layer_output(model, model.get_layer(feature_name))
-    return feature_name               # a tensor name; IBACopy checks it and suggests matches
 
 
 class IBACopyInnvestigate(IBACopy, AnalyzerBase):
@@ -217,7 +160,7 @@ class IBACopyInnvestigate(IBACopy, AnalyzerBase):
                              .format(bad, n_classes))
         return targets.astype(np.int64)
 
-    def analyze(self, X, neuron_selection=None):
+    def analyze(self, X, neuron_selection=None, return_predictions=False):
         """Returns one saliency map per sample of ``X``, each for its own target.
 
         Args:
@@ -227,7 +170,8 @@ class IBACopyInnvestigate(IBACopy, AnalyzerBase):
 
         Returns:
             np.ndarray: bits per pixel, ``(N, H, W)`` for images, ``(N, T)`` for sequences; with
-            ``output="input"``, repeated over the channels to ``X.shape``.
+            ``output="input"``, repeated over the channels to ``X.shape``. With
+            ``return_predictions=True``, ``(maps, logits)``.
         """
         X = np.asarray(X)
         if X.ndim < 2 or len(X) == 0:
@@ -246,6 +190,8 @@ class IBACopyInnvestigate(IBACopy, AnalyzerBase):
         saliency = np.stack(maps)
         if self._output == "input":
             saliency = np.repeat(saliency[..., None], X.shape[-1], axis=-1)
+        if return_predictions:  # stub: the engine will return the logits it computed
+            return saliency, self.predict(X)
         return saliency
 
     # ------------------------------------------------------------------ saving
