@@ -1,8 +1,20 @@
 """Options that several ``iba-tf`` subcommands share."""
 from ..hyperparameters import HYPERPARAMETERS, validate
 
-__all__ = ["add_model_arguments", "add_layer_argument", "add_hyperparameter_arguments",
+__all__ = ["load_model", "add_model_arguments", "add_layer_argument", "add_hyperparameter_arguments",
            "hyperparameters_from_args"]
+
+
+def load_model(args):
+    """Loads ``args.model`` (with ``args.custom_objects``), TensorFlow silenced first.
+
+    Raises:
+        iba_tf.errors.InputError: the file is missing or not a Keras model.
+    """
+    from ..quiet import quiet_tensorflow
+    quiet_tensorflow()   # before the first import of keras, which prints to stderr
+    from ..tensorflow_v1.models import load_keras_model
+    return load_keras_model(args.model, args.custom_objects)
 
 
 def add_model_arguments(parser):

@@ -5,7 +5,7 @@ import os
 from ..errors import InputError
 from ..images import PREPROCESSING, list_images, load_image, preprocess
 from .common import (add_hyperparameter_arguments, add_layer_argument, add_model_arguments,
-                     hyperparameters_from_args)
+                     hyperparameters_from_args, load_model)
 
 __all__ = ["add_parser", "run", "MIN_FIT_SAMPLES"]
 
@@ -39,10 +39,10 @@ def add_parser(subparsers):
 def run(args):
     """Explains ``args.images`` with ``args.model`` into ``args.out``."""
     import numpy as np
-    from ..tensorflow_v1.model_analyzer import ModelAnalyzer
-    from ..tensorflow_v1.models import load_keras_model, targets_per_row
     hyperparameters = hyperparameters_from_args(args)
-    model = load_keras_model(args.model, args.custom_objects)
+    model = load_model(args)
+    from ..tensorflow_v1.model_analyzer import ModelAnalyzer
+    from ..tensorflow_v1.models import targets_per_row
     images = read_images(args.images, model, args.grayscale, not args.no_resize)
     n_classes = int(model.output.shape[-1])
     names = _class_names(args.class_names, n_classes)

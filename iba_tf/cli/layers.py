@@ -1,5 +1,5 @@
 """``iba-tf layers MODEL``: the layers a bottleneck can go after."""
-from .common import add_model_arguments
+from .common import add_model_arguments, load_model
 
 __all__ = ["add_parser", "run"]
 
@@ -15,9 +15,8 @@ def add_parser(subparsers):
 def run(args):
     """Prints the candidate layers of ``args.model``, marking the default and the layers that
     a skip connection runs around."""
-    from ..tensorflow_v1.models import candidate_layers, default_feature_layer, \
-        is_on_main_path, load_keras_model
-    model = load_keras_model(args.model, args.custom_objects)
+    model = load_model(args)
+    from ..tensorflow_v1.models import candidate_layers, default_feature_layer, is_on_main_path
     try:
         default = default_feature_layer(model).name
     except ValueError:
