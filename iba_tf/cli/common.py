@@ -1,8 +1,8 @@
 """Options that several ``iba-tf`` subcommands share."""
 from ..hyperparameters import HYPERPARAMETERS, validate
 
-__all__ = ["load_model", "add_model_arguments", "add_layer_argument", "add_hyperparameter_arguments",
-           "hyperparameters_from_args"]
+__all__ = ["load_model", "add_model_arguments", "add_layer_argument",
+           "add_hyperparameter_arguments", "hyperparameters_from_args"]
 
 
 def load_model(args):
@@ -39,7 +39,8 @@ def add_hyperparameter_arguments(parser):
             # the flag switches the default off (or on): "--no-normalize-beta"
             group.add_argument(*h.flags, dest=h.name, action="store_const",
                                const=not h.default, default=h.default,
-                               help="{} (default: {})".format(h.help, h.default))
+                               help="{} this (on by default): {}".format(
+                                   "turn off" if h.default else "turn on", h.help))
         else:
             group.add_argument(*h.flags, dest=h.name, type=h.type, default=h.default,
                                metavar=h.type.__name__.upper(),

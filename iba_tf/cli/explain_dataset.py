@@ -9,6 +9,7 @@ continue).
 """
 import sys
 
+from ..dataset.options import DatasetOptions
 from ..images import PREPROCESSING
 from .common import (add_hyperparameter_arguments, add_layer_argument, add_model_arguments,
                      hyperparameters_from_args)
@@ -31,39 +32,41 @@ def add_parser(subparsers):
         description="Explain every image of a folder (one sub-folder per class) or of an "
         ".npy/.npz file and write the saliency maps and per-item metadata into one HDF5 file. "
         "Rerun the same command to continue an interrupted run. See docs/dataset.md.")
+    defaults = DatasetOptions()
     add_model_arguments(parser)
     parser.add_argument("source", help="a folder of class folders (or of images), or an "
                         ".npy/.npz file of images in 0..255")
     parser.add_argument("--out", required=True, metavar="FILE.h5",
                         help="the HDF5 file to write or to continue")
-    parser.add_argument("--targets", default="predicted", metavar="RULE",
+    parser.add_argument("--targets", default=defaults.targets, metavar="RULE",
                         help="the class to explain: 'predicted' (default), 'label' (the class "
                         "folder or the .npz labels) or a class index")
     add_layer_argument(parser)
-    parser.add_argument("--preprocess", choices=sorted(PREPROCESSING), default="unit",
-                        help="pixel scaling (default: unit)")
+    parser.add_argument("--preprocess", choices=sorted(PREPROCESSING),
+                        default=defaults.preprocess, help="pixel scaling (default: %(default)s)")
     parser.add_argument("--resize", metavar="SIZE", help="resize images to SIZE (256 or "
                         "256x320) and crop the centre to the model's size (default: resize "
                         "to the model's size)")
     parser.add_argument("--array-key", help="the images' array in an .npz file")
     parser.add_argument("--label-key", help="the labels' array in an .npz file")
-    parser.add_argument("--fit-samples", type=int, default=500, metavar="N",
-                        help="items to estimate the feature statistics on (default: 500)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of those items")
-    run = parser.add_argument_group("running")
-    run.add_argument("--workers", type=int, metavar="N", help="local Dask worker processes "
-                     "(default: one per core); 0: in this process, without Dask")
-    run.add_argument("--scheduler", metavar="ADDRESS", help="use the Dask cluster of this "
-                     "scheduler (e.g. tcp://10.0.0.1:8786) instead of a local one")
-    run.add_argument("--tf-threads", type=int, metavar="N", help="TensorFlow threads per "
-                     "worker (default: the host's cores / its workers)")
-    run.add_argument("--chunk-size", type=int, default=8, metavar="N",
-                     help="items per task, explained together (default: 8)")
-    run.add_argument("--retry-failed", action="store_true",
-                     help="explain the items that failed in an earlier run again")
-    run.add_argument("--overwrite", action="store_true",
-                     help="start a new file even if --out exists")
-    run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument("--fit-samples", type=int, default=defaults.fit_samples, metavar="N",
+                        help="items to estimate the feature statistics on (default: "
+                        "%(default)s)")
+    parser.add_argument("--seed", type=int, default=defaults.seed, help="seed of those items")
+    running = parser.add_argument_group("running")
+    running.add_argument("--workers", type=int, metavar="N", help="local Dask worker processes "
+                         "(default: one per core); 0: in this process, without Dask")
+    running.add_argument("--scheduler", metavar="ADDRESS", help="use the Dask cluster of this "
+                         "scheduler (e.g. tcp://10.0.0.1:8786) instead of a local one")
+    running.add_argument("--tf-threads", type=int, metavar="N", help="TensorFlow threads per "
+                         "worker (default: the host's cores / its workers)")
+    running.add_argument("--chunk-size", type=int, default=defaults.chunk_size, metavar="N",
+                         help="items per task, explained together (default: %(default)s)")
+    running.add_argument("--retry-failed", action="store_true",
+                         help="explain the items that failed in an earlier run again")
+    running.add_argument("--overwrite", action="store_true",
+                         help="start a new file even if --out exists")
+    running.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     add_hyperparameter_arguments(parser)
     parser.set_defaults(run=run)
     return parser
@@ -77,7 +80,6 @@ def run(args):
         SystemExit: code 130 after Ctrl-C (the file and the cluster are closed first).
     """
     import dataclasses
-    from ..dataset.options import DatasetOptions
     from ..dataset.runner import explain_dataset
     # the options' fields and the parser's destinations have the same names
     fields = {field.name for field in dataclasses.fields(DatasetOptions)}
