@@ -276,3 +276,24 @@ def test_the_command_runs_and_reports_bad_input_in_one_line(data, tmp_path, caps
             "--out", str(tmp_path / "never.h5"), "--targets", "label", "--workers", "0"])
         with pytest.raises(InputError, match=message):
             args.run(args)
+
+
+def test_the_options_record_takes_fields_and_hyperparameters_by_keyword(data, tmp_path):
+    from iba_tf.dataset.options import DatasetOptions
+    model, images, _ = data
+    out = str(tmp_path / "never.h5")
+    with pytest.raises(TypeError, match="unknown option.*gamma"):
+        explain_dataset(model, images, out, gamma=1)
+    with pytest.raises(TypeError, match="options must be a DatasetOptions"):
+        explain_dataset(model, images, out, "conv1")
+    for name in ("beta", "learning_rate", "min_std", "smooth_std"):
+        with pytest.raises(DatasetError, match="{}=inf is invalid".format(name)):
+            explain_dataset(model, images, out, workers=0, **{name: float("inf")})
+    options = DatasetOptions.from_keywords(DatasetOptions(seed=3), steps=3, workers=0,
+                                           resize="20x24", targets=1)
+    assert (options.seed, options.workers, options.hyperparameters) == (3, 0, {"steps": 3})
+    checked = options.checked()
+    assert checked.hyperparameters == dict(batch_size=10, steps=3, beta=10., learning_rate=1.,
+                                           min_std=0.01, smooth_std=1., normalize_beta=True)
+    assert (checked.resize, checked.targets, checked.custom_objects) == ((20, 24), "1", ())
+    assert not os.path.exists(out)
