@@ -40,10 +40,10 @@ class IBACopyInnvestigate(AnalyzerBase):
             all samples or one per sample). ``"all"`` is refused: IBA explains one class per
             sample.
         feature_name (str): layer name or tensor name of the feature to restrict; None picks
-            :func:`default_feature_layer`.
+            :func:`~iba_tf.tensorflow_v1.models.default_feature_layer`.
         estimator, feature_mean, feature_std, feature_active: feature statistics.
         batch_size, steps, beta, learning_rate, min_std, smooth_std, normalize_beta: default
-            hyperparameters (see :class:`IBALayer`); change them with :meth:`set_default`.
+            hyperparameters (see :class:`IBALayer`); change them with :meth:`IBACopy.set_default() <iba_tf.IBACopy.set_default>`.
         session: the model's session; None uses Keras' session.
         copy_session_config: config of the copy's session.
         disable_model_checks (bool): kept for innvestigate compatibility (IBA has no checks).
@@ -55,7 +55,7 @@ class IBACopyInnvestigate(AnalyzerBase):
             :class:`~iba_tf.IBACopy`).
 
     The analyzer has an :class:`~iba_tf.IBACopy` (:attr:`copy`) and offers its API
-    (:data:`IBACOPY_API`: ``update_variables()`` after the model's weights change,
+    (``IBACOPY_API``: ``update_variables()`` after the model's weights change,
     ``restrict_flow()``, ``collect()`` / ``get_report()``, ``set_default()``, ``state_dict()``,
     ...), acting on that copy.
 
@@ -249,14 +249,14 @@ class IBACopyInnvestigate(AnalyzerBase):
 
     @staticmethod
     def load(class_name, state):
-        """Rebuilds an analyzer from :meth:`save`'s ``(class_name, state)``."""
+        """Rebuilds an analyzer from ``save()``'s ``(class_name, state)``."""
         if class_name != IBACopyInnvestigate.__name__:
             return AnalyzerBase.load(class_name, state)
         return IBACopyInnvestigate(**IBACopyInnvestigate._state_to_kwargs(state))
 
     @staticmethod
     def load_npz(fname):
-        """Rebuilds an analyzer from a file written by :meth:`save_npz`.
+        """Rebuilds an analyzer from a file written by ``save_npz()``.
 
         (innvestigate's own ``load_npz`` cannot read its states with numpy >= 1.16.3, which
         refuses pickled arrays by default; this one allows them for this file.)

@@ -58,7 +58,7 @@ class IBALayer(BottleneckMethods, keras.layers.Layer):
     of :meth:`collect` ed names). Where that part of the model cannot run inside a
     ``tf.while_loop`` (a ``tf.cond`` such as Keras' Dropout/BatchNorm learning-phase switch, a
     stateful op such as a random draw), and with ``progbar=True``, it runs one ``session.run``
-    per step instead, with the same result; :attr:`loop_fallback` then says why. Set
+    per step instead, with the same result; ``loop_fallback`` then says why. Set
     ``in_graph_loop = False`` to force the step-by-step path.
 
     The statistics are not model weights: a model saved with ``model.save`` keeps the layer's
