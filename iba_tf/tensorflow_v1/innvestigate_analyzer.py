@@ -8,7 +8,6 @@ from ..utils import get_tqdm
 from ..welford import WelfordEstimator
 from .copy import IBACopy
 from .models import default_feature_layer, feature_tensor as _feature_tensor, is_on_main_path
-from .registration import register_with_innvestigate
 
 __all__ = ["IBACopyInnvestigate", "default_feature_layer", "is_on_main_path"]
 
@@ -285,6 +284,3 @@ def _check_arguments(model, neuron_selection_mode, output):
             "The model {} ends with a softmax; IBA needs the logits. Use "
             "iba_tf.model_wo_softmax(model).".format(model.name))
 
-
-# innvestigate was imported first (this module imports it): register now that the class exists
-register_with_innvestigate()
