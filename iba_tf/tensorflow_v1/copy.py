@@ -3,6 +3,7 @@ import contextlib
 
 import numpy as np
 
+from ..hyperparameters import DEFAULTS
 from .compat import tf
 from . import ops
 from .bottleneck import Bottleneck
@@ -59,8 +60,10 @@ class IBACopy(BottleneckMethods):
 
     def __init__(self, feature, outputs, estimator=None, feature_mean=None, feature_std=None,
                  feature_active=None, graph=None, session=None, copy_session_config=None,
-                 batch_size=10, steps=10, beta=10, learning_rate=1, min_std=0.01, smooth_std=1,
-                 normalize_beta=True, **keras_kwargs):
+                 batch_size=DEFAULTS["batch_size"], steps=DEFAULTS["steps"],
+                 beta=DEFAULTS["beta"], learning_rate=DEFAULTS["learning_rate"],
+                 min_std=DEFAULTS["min_std"], smooth_std=DEFAULTS["smooth_std"],
+                 normalize_beta=DEFAULTS["normalize_beta"], **keras_kwargs):
         unknown = sorted(set(keras_kwargs) - {"name"})
         if unknown:
             raise TypeError("IBACopy got unexpected keyword argument(s) {}: it is not a Keras "

@@ -2,6 +2,7 @@
 import numpy as np
 from innvestigate.analyzer.base import AnalyzerBase
 
+from ..hyperparameters import DEFAULTS
 from .compat import keras
 from ..saliency import to_saliency_map
 from ..utils import get_tqdm
@@ -66,8 +67,10 @@ class IBACopyInnvestigate(AnalyzerBase):
 
     def __init__(self, model, neuron_selection_mode="max_activation", feature_name=None,
                  estimator=None, feature_mean=None, feature_std=None, feature_active=None,
-                 batch_size=10, steps=10, beta=10., learning_rate=1, min_std=0.01, smooth_std=1,
-                 normalize_beta=True, session=None, copy_session_config=None,
+                 batch_size=DEFAULTS["batch_size"], steps=DEFAULTS["steps"],
+                 beta=DEFAULTS["beta"], learning_rate=DEFAULTS["learning_rate"],
+                 min_std=DEFAULTS["min_std"], smooth_std=DEFAULTS["smooth_std"],
+                 normalize_beta=DEFAULTS["normalize_beta"], session=None, copy_session_config=None,
                  disable_model_checks=False, output="saliency", **keras_kwargs):
         _check_arguments(model, neuron_selection_mode, output)
         feature = _feature_tensor(model, feature_name)
