@@ -107,27 +107,33 @@ class Bottleneck:
             tf.fill(tf.concat([[self.n_explained], shape], 0), INITIAL_ALPHA))
 
     # ------------------------------------------------------------------ the restricted feature
-    def restrict(self, feature):
+    def restrict(self, feature, alpha=None):
         """Returns ``feature``, or ``Z`` while analysing or while the flow is restricted.
 
         Builds the ops once per call; the branch is chosen at run time, so the identity branch
         never reads the bottleneck's variables.
+
+        Args:
+            feature (tf.Tensor): the feature map ``(n, *feature_shape)``.
+            alpha (tf.Tensor): ``(n, *feature_shape)`` alpha that replaces the :attr:`alpha`
+                variable (the Readout Bottleneck predicts it); None reads the variable.
         """
         restricted = tf.logical_or(self.analyzing, self.restrict_flow_flag)
         branch_alpha = []
-        outputs = tf.cond(restricted, lambda: self._noisy_feature(feature, branch_alpha),
+        outputs = tf.cond(restricted, lambda: self._noisy_feature(feature, branch_alpha, alpha),
                           lambda: tf.identity(feature))
         outputs.set_shape(feature.shape)
         self.applications.append(Application(feature, outputs, branch_alpha[0]))
         return outputs
 
-    def lambdas(self):
+    def lambdas(self, alpha=None):
         """Returns ``alpha``, ``lambda`` and ``1 - lambda`` from the current alpha, blurred.
 
         ``1 - lambda`` is blurred from ``sigmoid(-alpha)`` (accurate where lambda rounds to 1,
         which the capacity's log needs); both go through one blur, stacked on the batch axis.
+        A given ``alpha`` tensor replaces the variable (see :meth:`restrict`).
         """
-        alpha = self.alpha.read_value()
+        alpha = self.alpha.read_value() if alpha is None else alpha
         both = ops.smooth(tf.concat([tf.sigmoid(alpha), tf.sigmoid(-alpha)], 0),
                           [m.read_value() for m in self.smoothing])
         lam, one_minus_lam = tf.split(both, 2)
@@ -137,9 +143,9 @@ class Bottleneck:
         """The feature std, clamped from below by ``min_std``."""
         return tf.maximum(self.std.read_value(), self.min_std.read_value())
 
-    def _noisy_feature(self, feature, branch_alpha):
+    def _noisy_feature(self, feature, branch_alpha, alpha=None):
         # Here 1 - lambda only weighs the noise, so the subtraction is accurate enough.
-        alpha = self.alpha.read_value()
+        alpha = self.alpha.read_value() if alpha is None else tf.identity(alpha)
         branch_alpha.append(alpha)
         lam = ops.smooth(tf.sigmoid(alpha), [m.read_value() for m in self.smoothing])
         one_minus_lam = 1. - lam

@@ -8,7 +8,7 @@ from .compat import tf
 from . import ops
 from .graph import bypassing_tensors
 
-__all__ = ["Objective", "REPORT_VARIABLES", "classification_loss"]
+__all__ = ["Objective", "REPORT_VARIABLES", "classification_loss", "neuron_capacity"]
 
 REPORT_VARIABLES = ("alpha", "lambda", "capacity", "model_loss", "information_loss", "loss",
                     "alpha_gradient")
@@ -36,6 +36,26 @@ def classification_loss(logits, noise_samples, name):
         per_row = tf.nn.sparse_softmax_cross_entropy_with_logits(
             labels=ops.repeat_rows(target, noise_samples), logits=logits)
     return target, per_row
+
+
+def neuron_capacity(bottleneck, feature, alpha=None):
+    """The capacity (nats) of every neuron of ``feature`` restricted with alpha.
+
+    Args:
+        bottleneck (Bottleneck): the engine (statistics, masks, smoothing).
+        feature (tf.Tensor): the unrestricted feature map ``(n, *feature_shape)``.
+        alpha (tf.Tensor): alpha to use instead of the bottleneck's variable (see
+            :meth:`Bottleneck.restrict`); None reads the variable.
+
+    Returns:
+        (alpha, lambda, capacity): the capacity is 0 for passed and inactive neurons.
+    """
+    alpha, lam, one_minus_lam = bottleneck.lambdas(alpha)
+    normalized = (feature - bottleneck.mean.read_value()) / bottleneck.clamped_std()
+    per_neuron = ops.capacity(lam, one_minus_lam, normalized)
+    ignored = tf.maximum(bottleneck.pass_mask.read_value(),
+                         1. - bottleneck.active.read_value())
+    return alpha, lam, per_neuron * (1. - ignored)
 
 
 def check_model_loss(model_loss):
@@ -86,12 +106,7 @@ class Objective:
             self._build(bottleneck, model_loss, feature)
 
     def _build(self, bottleneck, model_loss, feature):
-        alpha, lam, one_minus_lam = bottleneck.lambdas()
-        normalized = (feature - bottleneck.mean.read_value()) / bottleneck.clamped_std()
-        per_neuron = ops.capacity(lam, one_minus_lam, normalized)
-        ignored = tf.maximum(bottleneck.pass_mask.read_value(),
-                             1. - bottleneck.active.read_value())
-        per_neuron = per_neuron * (1. - ignored)
+        alpha, lam, per_neuron = neuron_capacity(bottleneck, feature)
         neuron_axes = list(range(1, len(bottleneck.feature_shape) + 1))
         information = tf.reduce_sum(per_neuron, neuron_axes) * bottleneck.information_scale
         if self.per_row:
