@@ -1,0 +1,121 @@
+"""The file of a trained IBAReadout: statistics, hyperparameters and weights in one ``.npz``.
+
+Keys: ``config`` (JSON: layers, tensor names and shapes, hyperparameters, the model's
+architecture and a fingerprint of its weights), ``estimator/<i>/<n|mean|m2|nonzero>`` per
+needed tensor (``config["tensors"]`` in order) and ``weight/<i>`` for the readout network.
+"""
+import json
+import os
+import tempfile
+
+import numpy as np
+
+__all__ = ["save", "read", "restore", "check_layers", "FORMAT"]
+
+FORMAT = "iba_tf.readout/1"
+ESTIMATOR_KEYS = ("n", "mean", "m2", "nonzero")
+
+
+def architecture(model):
+    """``[name, class, output shape]`` of every layer: what must match to load a readout."""
+    return [[layer.name, type(layer).__name__, str(layer.output_shape)]
+            for layer in model.layers]
+
+
+def fingerprint(model):
+    """One float64 sum per weight array of the model (tells models of one architecture apart)."""
+    return [float(np.sum(w, dtype=np.float64)) for w in model.get_weights()]
+
+
+def save(readout, path):
+    """Writes ``readout`` to ``path`` atomically (a temporary file moved into place)."""
+    if readout.steps_trained == 0:
+        raise RuntimeError("The readout network is not trained: train(...) it before save.")
+    names = readout._tensor_names()
+    config = dict(format=FORMAT, attach_layer=readout.attach_layer,
+                  readout_layers=readout.readout_layers, tensors=names,
+                  feature_shape=list(readout.feature_shape), settings=readout.get_settings(),
+                  seed=readout.seed, steps_trained=readout.steps_trained,
+                  architecture=architecture(readout.model),
+                  fingerprint=fingerprint(readout.model))
+    arrays = {"config": np.array(json.dumps(config))}
+    for index, name in enumerate(names):
+        state = readout._estimators[name].state_dict()
+        if not state["n"]:
+            raise RuntimeError("The statistics of {} are empty: estimate(data) before save."
+                               .format(name))
+        for key in ESTIMATOR_KEYS:
+            arrays["estimator/{}/{}".format(index, key)] = np.asarray(state[key])
+    for index, weight in enumerate(readout.get_weights()):
+        arrays["weight/{}".format(index)] = weight
+    path = os.fspath(path)
+    if not path.endswith(".npz"):
+        raise ValueError("The readout file must end in .npz, got {!r}.".format(path))
+    folder = os.path.dirname(os.path.abspath(path))
+    handle, temporary = tempfile.mkstemp(suffix=".npz", dir=folder)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            np.savez(file, **arrays)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def read(path):
+    """Reads a readout file; returns ``{"config", "estimators", "weights", "path"}``."""
+    try:
+        with np.load(os.fspath(path), allow_pickle=False) as data:
+            arrays = {key: data[key] for key in data.files}
+        config = json.loads(str(arrays["config"]))
+    except (OSError, ValueError, KeyError) as error:
+        raise ValueError("{} is not a readout file written by IBAReadout.save ({})."
+                         .format(path, error)) from None
+    if config.get("format") != FORMAT:
+        raise ValueError("{} has format {!r}; this version reads {!r}.".format(
+            path, config.get("format"), FORMAT))
+    estimators = [{key: arrays["estimator/{}/{}".format(i, key)] for key in ESTIMATOR_KEYS}
+                  for i in range(len(config["tensors"]))]
+    for state in estimators:
+        state["n"] = int(state["n"])
+    weights = [arrays["weight/{}".format(i)] for i in range(6)]
+    return dict(config=config, estimators=estimators, weights=weights, path=os.fspath(path))
+
+
+def check_layers(model, config, path):
+    """Raises ValueError if the file was saved for a model of another architecture."""
+    saved, current = config["architecture"], architecture(model)
+    if saved != current:
+        differ = next((s for s, c in zip(saved, current) if s != c), None)
+        where = ("first difference: saved layer {} vs {}".format(
+            differ, current[saved.index(differ)]) if differ else
+            "{} saved layers vs {}".format(len(saved), len(current)))
+        raise ValueError("{} was saved for another model ({}, {}); load it onto the model it "
+                         "was trained for.".format(path, config["architecture"][0][0], where))
+    if not np.allclose(config["fingerprint"], fingerprint(model), rtol=1e-6, atol=1e-6):
+        raise ValueError("{} was saved for a model of the same architecture but other weights; "
+                         "load it onto the model it was trained for.".format(path))
+
+
+def restore(readout, saved):
+    """Loads ``saved`` (from :func:`read`) into ``readout``; changes nothing unless all fits."""
+    config, path = saved["config"], saved["path"]
+    check_layers(readout.model, config, path)
+    mine = dict(attach_layer=readout.attach_layer, readout_layers=readout.readout_layers)
+    theirs = dict(attach_layer=config["attach_layer"],
+                  readout_layers=config["readout_layers"])
+    if mine != theirs:
+        raise ValueError("{} holds a readout for {}, but this readout is for {}; create it with "
+                         "IBAReadout.load(path, model).".format(path, theirs, mine))
+    names = readout._tensor_names()
+    for name, state in zip(names, saved["estimators"]):
+        graph = readout.model.input.graph
+        expected = tuple(graph.get_tensor_by_name(name).shape[1:].as_list())
+        if tuple(np.shape(state["mean"])) != expected:
+            raise ValueError("{}: the statistics of {} have shape {}, expected {}.".format(
+                path, name, np.shape(state["mean"]), expected))
+    readout.set_weights(saved["weights"])   # checks the shapes before assigning
+    for name, state in zip(names, saved["estimators"]):
+        readout._estimators[name].load_state_dict(state)
+    readout._settings = dict(config["settings"])
+    readout.steps_trained = int(config["steps_trained"])
