@@ -59,7 +59,8 @@ def batches(data, steps):
     elif isinstance(data, np.ndarray):
         data = [data[i:i + ARRAY_BATCH] for i in range(0, len(data), ARRAY_BATCH)]
     if isinstance(data, keras.utils.Sequence):
-        data = (data[i] for i in range(len(data)))
+        sequence = data
+        data = (sequence[i] for i in range(len(sequence)))
     elif not hasattr(data, "__iter__"):
         raise TypeError("Data must be a keras.utils.Sequence, a generator of batches (x, y) or "
                         "a tuple of arrays (x, y), got {!r}.".format(type(data).__name__))

@@ -17,9 +17,12 @@ ESTIMATOR_KEYS = ("n", "mean", "m2", "nonzero")
 
 
 def architecture(model):
-    """``[name, class, output shape]`` of every layer: what must match to load a readout."""
-    return [[layer.name, type(layer).__name__, str(layer.output_shape)]
-            for layer in model.layers]
+    """``[class, output shape]`` of every layer: what must match to load a readout.
+
+    Names are left out (Keras numbers unnamed layers per process); the attach and readout
+    layers are checked by name on their own.
+    """
+    return [[type(layer).__name__, str(layer.output_shape)] for layer in model.layers]
 
 
 def fingerprint(model):
@@ -86,12 +89,18 @@ def check_layers(model, config, path):
     """Raises ValueError if the file was saved for a model of another architecture."""
     saved, current = config["architecture"], architecture(model)
     if saved != current:
-        differ = next((s for s, c in zip(saved, current) if s != c), None)
-        where = ("first difference: saved layer {} vs {}".format(
-            differ, current[saved.index(differ)]) if differ else
-            "{} saved layers vs {}".format(len(saved), len(current)))
-        raise ValueError("{} was saved for another model ({}, {}); load it onto the model it "
-                         "was trained for.".format(path, config["architecture"][0][0], where))
+        index = next((i for i, (s, c) in enumerate(zip(saved, current)) if s != c), None)
+        where = ("layer {}: saved {} vs {}".format(index, saved[index], current[index])
+                 if index is not None else
+                 "{} saved layers vs {}".format(len(saved), len(current)))
+        raise ValueError("{} was saved for another model ({}); load it onto the model it was "
+                         "trained for.".format(path, where))
+    names = [layer.name for layer in model.layers]
+    missing = [name for name in [config["attach_layer"]] + config["readout_layers"]
+               if name not in names]
+    if missing:
+        raise ValueError("{} was saved for another model: this one lacks the layer(s) {}."
+                         .format(path, missing))
     if not np.allclose(config["fingerprint"], fingerprint(model), rtol=1e-6, atol=1e-6):
         raise ValueError("{} was saved for a model of the same architecture but other weights; "
                          "load it onto the model it was trained for.".format(path))

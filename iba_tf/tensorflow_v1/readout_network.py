@@ -4,7 +4,7 @@ Each readout map is standardised by its own statistics, ``(r - mean) / max(std, 
 dense outputs (vectors, e.g. the logits) are broadcast to every position; all maps are resized
 bilinearly (corners aligned) to the bottleneck's spatial size and concatenated along the
 channels. Three 1x1 convolutions with ReLUs between them, ``C_in -> C_in / 2 -> 2 C_feat ->
-C_feat``, predict alpha, clipped to ``[-5, 5]``. The last convolution starts near zero with
+C_feat``, predict alpha, clipped to ``[-5, 5]`` (see :func:`clip_alpha`). The last convolution starts near zero with
 bias 5, so training starts from alpha = 5: the flow almost unrestricted (see
 ``shared/IBA_METHOD.md``, "The Readout Bottleneck").
 """
@@ -14,7 +14,8 @@ import numpy as np
 
 from .compat import tf
 
-__all__ = ["ReadoutNetwork", "initial_weights", "readout_resizable", "ALPHA_LIMIT"]
+__all__ = ["ReadoutNetwork", "initial_weights", "readout_resizable", "clip_alpha",
+           "ALPHA_LIMIT"]
 
 ALPHA_LIMIT = 5.
 FINAL_BIAS = 5.
@@ -54,6 +55,22 @@ def readout_resizable(shape, feature_shape):
     """
     known = all(isinstance(dim, int) and dim > 0 for dim in shape)
     return known and len(feature_shape) == 3 and len(shape) in (1, 3)
+
+
+@tf.custom_gradient
+def clip_alpha(x):
+    """Clips ``x`` to ``[-5, 5]``; outside, the gradient passes only where it leads back in.
+
+    With a plain clip, a neuron whose alpha is pushed past 5 gets no gradient again, and a
+    channel whose alpha is past 5 everywhere is stuck for good (the readout's last layer starts
+    at 5 exactly, so half its outputs start past it). Gradient descent moves ``x`` by
+    ``-gradient``: above 5 a positive gradient leads back in, below -5 a negative one.
+    """
+    def gradient(upstream):
+        outward = tf.logical_or(tf.logical_and(x > ALPHA_LIMIT, upstream < 0.),
+                                tf.logical_and(x < -ALPHA_LIMIT, upstream > 0.))
+        return tf.where(outward, tf.zeros_like(upstream), upstream)
+    return tf.clip_by_value(x, -ALPHA_LIMIT, ALPHA_LIMIT), gradient
 
 
 def _local_variable(name, initial):
@@ -122,7 +139,7 @@ class ReadoutNetwork:
             hidden = tf.tensordot(hidden, kernel, axes=[[3], [0]]) + bias
             if index < len(self.weights) - 2:
                 hidden = tf.nn.relu(hidden)
-        return tf.clip_by_value(hidden, -ALPHA_LIMIT, ALPHA_LIMIT)
+        return clip_alpha(hidden)
 
     def statistics_feed(self, statistics, min_std):
         """The feed of :attr:`configure` for ``[(mean, std), ...]`` per readout map."""
