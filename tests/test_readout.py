@@ -210,3 +210,22 @@ def test_a_file_for_another_model_or_attach_layer_is_refused(corner, tmp_path):
         np.savez(file, config=np.array(json.dumps({"format": "other"})))
     with pytest.raises(ValueError, match="format"):
         IBAReadout.load(str(tmp_path / "bad.npz"), model)
+
+
+def test_the_innvestigate_analyzer_explains_with_the_trained_readout(corner, tmp_path):
+    import innvestigate
+    import iba_tf  # noqa: F401 - registers "iba_readout"
+    from iba_tf.tensorflow_v1.innvestigate_readout import IBAReadoutInnvestigate
+    model, x = corner
+    readout = _trained(model, x, epochs=1)
+    analyzer = innvestigate.create_analyzer("iba_readout", model, readout=readout,
+                                            output="input")
+    assert isinstance(analyzer, IBAReadoutInnvestigate)
+    maps = analyzer.analyze(x[:4])
+    assert maps.shape == x[:4].shape
+    np.testing.assert_array_equal(maps[..., 0], readout.analyze(x[:4]))
+    with pytest.raises(ValueError, match="max_activation"):
+        IBAReadoutInnvestigate(model, readout=readout, neuron_selection_mode="index")
+    fresh = IBAReadoutInnvestigate(model, attach_layer="feat", readout_layers=["logits"])
+    history = fresh.fit(x[:64], epochs=1)
+    assert len(history) == 1 and fresh.analyze(x[:2]).shape == (2, 8, 8)

@@ -320,8 +320,12 @@ class IBAReadout:
             >>> readout = IBAReadout.load("readout.npz", model)
             >>> saliency = readout.analyze(x)
         """
-        saved = readout_io.read(path)
-        config = saved["config"]
+        return cls.from_saved(readout_io.read(path), model, session)
+
+    @classmethod
+    def from_saved(cls, saved, model, session=None):
+        """Creates a readout from :func:`.readout_io.read`'s (or ``from_arrays``') result."""
+        config, path = saved["config"], saved["path"]
         readout_io.check_layers(model, config, path)
         readout = cls(config["attach_layer"], config["readout_layers"], model,
                       seed=config["seed"], session=session, **config["settings"])

@@ -10,7 +10,7 @@ import tempfile
 
 import numpy as np
 
-__all__ = ["save", "read", "restore", "check_layers", "FORMAT"]
+__all__ = ["save", "read", "restore", "check_layers", "to_arrays", "from_arrays", "FORMAT"]
 
 FORMAT = "iba_tf.readout/1"
 ESTIMATOR_KEYS = ("n", "mean", "m2", "nonzero")
@@ -30,8 +30,8 @@ def fingerprint(model):
     return [float(np.sum(w, dtype=np.float64)) for w in model.get_weights()]
 
 
-def save(readout, path):
-    """Writes ``readout`` to ``path`` atomically (a temporary file moved into place)."""
+def to_arrays(readout):
+    """The readout's state as a dict of numpy arrays (the keys of the ``.npz`` file)."""
     if readout.steps_trained == 0:
         raise RuntimeError("The readout network is not trained: train(...) it before save.")
     names = readout._tensor_names()
@@ -51,6 +51,12 @@ def save(readout, path):
             arrays["estimator/{}/{}".format(index, key)] = np.asarray(state[key])
     for index, weight in enumerate(readout.get_weights()):
         arrays["weight/{}".format(index)] = weight
+    return arrays
+
+
+def save(readout, path):
+    """Writes ``readout`` to ``path`` atomically (a temporary file moved into place)."""
+    arrays = to_arrays(readout)
     path = os.fspath(path)
     if not path.endswith(".npz"):
         raise ValueError("The readout file must end in .npz, got {!r}.".format(path))
@@ -70,9 +76,18 @@ def read(path):
     try:
         with np.load(os.fspath(path), allow_pickle=False) as data:
             arrays = {key: data[key] for key in data.files}
-        config = json.loads(str(arrays["config"]))
-    except (OSError, ValueError, KeyError) as error:
+    except (OSError, ValueError) as error:
         raise ValueError("{} is not a readout file written by IBAReadout.save ({})."
+                         .format(path, error)) from None
+    return from_arrays(arrays, os.fspath(path))
+
+
+def from_arrays(arrays, path="the readout state"):
+    """Parses :func:`to_arrays`' dict; returns what :func:`read` returns."""
+    try:
+        config = json.loads(str(arrays["config"]))
+    except (ValueError, KeyError) as error:
+        raise ValueError("{} is not a readout written by IBAReadout.save ({})."
                          .format(path, error)) from None
     if config.get("format") != FORMAT:
         raise ValueError("{} has format {!r}; this version reads {!r}.".format(
@@ -82,7 +97,7 @@ def read(path):
     for state in estimators:
         state["n"] = int(state["n"])
     weights = [arrays["weight/{}".format(i)] for i in range(6)]
-    return dict(config=config, estimators=estimators, weights=weights, path=os.fspath(path))
+    return dict(config=config, estimators=estimators, weights=weights, path=path)
 
 
 def check_layers(model, config, path):
