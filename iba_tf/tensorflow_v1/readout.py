@@ -8,10 +8,10 @@ user's model and graph are never edited: the tail after the attach layer is copi
 :class:`~iba_tf.IBACopy` (:func:`~.copy.import_tail`).
 """
 import numpy as np
+import scipy.ndimage
 
 from .compat import keras, tf
 from .. import hyperparameters
-from ..saliency import to_saliency_map
 from ..smoothing import smoothing_matrix
 from ..utils import get_tqdm
 from ..welford import WelfordEstimator
@@ -91,6 +91,7 @@ class IBAReadout:
         self.feature_shape = readout_data.check_shapes(self)
         self._estimators = {name: WelfordEstimator() for name in self._tensor_names()}
         self.steps_trained = 0
+        self._configured = False
         with model.input.graph.as_default():
             self._session = resolve_session(session)
         self._build_copy()
@@ -170,6 +171,7 @@ class IBAReadout:
         """Forgets the statistics of the attach layer and of every readout layer."""
         for estimator in self._estimators.values():
             estimator.reset()
+        self._configured = False
 
     # ------------------------------------------------------------------ the nested pass
     def _original_values(self, x):
@@ -202,6 +204,7 @@ class IBAReadout:
                 x = readout_data.inputs_of(self, batch)
                 names = self._tensor_names()
                 values = self._session.run(names, {self.model.input: x})
+                self._configured = False
                 for name, value in zip(names, values):
                     self._estimators[name].update(value)
                 seen = self._estimators[names[0]].n_samples() - start
@@ -211,7 +214,12 @@ class IBAReadout:
         return self
 
     def _configure(self):
-        """Assigns the statistics and settings to the copy; raises if there are none."""
+        """Assigns the statistics and settings to the copy; raises if there are none.
+
+        Runs again only after the statistics or settings changed (``_configured`` is reset).
+        """
+        if self._configured:
+            return
         settings = self._settings
         feature_stats = readout_data.statistics(self, self._feature.name)
         feed = configuration_feed(self.bottleneck, feature_stats, settings)
@@ -224,6 +232,7 @@ class IBAReadout:
             self.bottleneck.information_scale:
                 1. / n_neurons if settings["normalize_beta"] else 1.}
         self.copy_session.run([self.bottleneck.configure, self.network.configure], feed)
+        self._configured = True
 
     # ------------------------------------------------------------------ training
     def train(self, data, epochs=1, steps_per_epoch=None, validation_data=None,
@@ -291,8 +300,7 @@ class IBAReadout:
             for i in range(0, len(x), batch_size)])
         if mode == "capacity":
             return capacity
-        size = x.shape[1:3]
-        return np.stack([to_saliency_map(c, size, "channels_last") for c in capacity])
+        return saliency_maps(capacity, x.shape[1:3])
 
     # ------------------------------------------------------------------ files
     def save(self, path):
@@ -331,6 +339,16 @@ class IBAReadout:
                       seed=config["seed"], session=session, **config["settings"])
         readout_io.restore(readout, saved)
         return readout
+
+
+def saliency_maps(capacity, size):
+    """Bits per pixel at ``size`` for a batch of capacities, as :func:`to_saliency_map` each."""
+    bits = capacity.sum(-1, dtype=np.float64) / np.log(2)
+    if tuple(size) == bits.shape[1:]:
+        return bits
+    zoom = [1.] + [out / float(n) for out, n in zip(size, bits.shape[1:])]
+    resized = scipy.ndimage.zoom(bits, zoom, order=1, mode="nearest", grid_mode=True)
+    return resized * (bits[0].size / float(resized[0].size))
 
 
 def configuration_feed(bottleneck, statistics, settings):

@@ -142,4 +142,5 @@ def restore(readout, saved):
     for name, state in zip(names, saved["estimators"]):
         readout._estimators[name].load_state_dict(state)
     readout._settings = dict(config["settings"])
+    readout._configured = False
     readout.steps_trained = int(config["steps_trained"])
