@@ -21,6 +21,8 @@ _TENSORFLOW_NAMES = {
     "IBACopy": "iba_tf.tensorflow_v1",
     "IBACopyInnvestigate": "iba_tf.tensorflow_v1.innvestigate_analyzer",
     "IBALayer": "iba_tf.tensorflow_v1",
+    "IBAReadout": "iba_tf.tensorflow_v1.readout",
+    "IBAReadoutInnvestigate": "iba_tf.tensorflow_v1.innvestigate_readout",
     "TFWelfordEstimator": "iba_tf.tensorflow_v1",
     "model_wo_softmax": "iba_tf.tensorflow_v1",
     "custom_objects": "iba_tf.tensorflow_v1.registration",

@@ -168,16 +168,22 @@ class Bottleneck:
             tf.fill(tf.concat([[self.n_explained], shape], 0), INITIAL_ALPHA))
 
     # ------------------------------------------------------------------ the restricted feature
-    def restrict(self, feature):
+    def restrict(self, feature, alpha=None):
         """Returns ``feature``, or ``Z`` while analysing or while the flow is restricted.
 
         Builds the ops once per call; the branch is chosen at run time, so the identity branch
         never reads the bottleneck's variables.
+
+        Args:
+            feature (tf.Tensor): the feature map ``(n, *feature_shape)``.
+            alpha (tf.Tensor): ``(n, *feature_shape)`` alpha that replaces the :attr:`alpha`
+                variable (the Readout Bottleneck predicts it); None reads the variable.
         """
         restricted = tf.logical_or(self.analyzing, self.restrict_flow_flag)
         branch_alpha = []
         seeds = tuple(seed or 0 for seed in tf.random.get_seed(None))
-        outputs = tf.cond(restricted, lambda: self._noisy_feature(feature, branch_alpha, seeds),
+        outputs = tf.cond(restricted,
+                          lambda: self._noisy_feature(feature, branch_alpha, seeds, alpha),
                           lambda: tf.identity(feature))
         outputs.set_shape(feature.shape)
         self.applications.append(Application(feature, outputs, branch_alpha[0], seeds))
@@ -198,9 +204,12 @@ class Bottleneck:
         return State(fed[self.mean], tf.maximum(fed[self.std], fed[self.min_std]),
                      fed[self.active], fed[self.pass_mask], [fed[m] for m in self.smoothing])
 
-    def lambdas(self):
-        """Returns ``alpha``, ``lambda`` and ``1 - lambda`` from the current alpha, blurred."""
-        alpha = self.alpha.read_value()
+    def lambdas(self, alpha=None):
+        """Returns ``alpha``, ``lambda`` and ``1 - lambda`` from the current alpha, blurred.
+
+        A given ``alpha`` tensor replaces the variable (see :meth:`restrict`).
+        """
+        alpha = self.alpha.read_value() if alpha is None else alpha
         lam, one_minus_lam = lambdas(alpha, [m.read_value() for m in self.smoothing])
         return alpha, lam, one_minus_lam
 
@@ -208,8 +217,8 @@ class Bottleneck:
         """The feature std, clamped from below by ``min_std``."""
         return tf.maximum(self.std.read_value(), self.min_std.read_value())
 
-    def _noisy_feature(self, feature, branch_alpha, seeds):
-        alpha = self.alpha.read_value()
+    def _noisy_feature(self, feature, branch_alpha, seeds, alpha=None):
+        alpha = self.alpha.read_value() if alpha is None else tf.identity(alpha)
         branch_alpha.append(alpha)
         state = self.state()
         lam = ops.smooth(tf.sigmoid(alpha), state.smoothing)

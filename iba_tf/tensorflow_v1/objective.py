@@ -8,7 +8,7 @@ from .compat import tf
 from . import ops
 from .graph import bypassing_tensors
 
-__all__ = ["Objective", "REPORT_VARIABLES", "classification_loss"]
+__all__ = ["Objective", "REPORT_VARIABLES", "classification_loss", "neuron_capacity"]
 
 REPORT_VARIABLES = ("alpha", "lambda", "capacity", "model_loss", "information_loss", "loss",
                     "alpha_gradient")
@@ -36,6 +36,23 @@ def classification_loss(logits, noise_samples, name):
         per_row = tf.nn.sparse_softmax_cross_entropy_with_logits(
             labels=ops.repeat_rows(target, noise_samples), logits=logits)
     return target, per_row
+
+
+def neuron_capacity(bottleneck, feature, alpha=None):
+    """The capacity (nats) of every neuron of ``feature`` restricted with alpha.
+
+    Args:
+        bottleneck (Bottleneck): the engine (statistics, masks, smoothing).
+        feature (tf.Tensor): the unrestricted feature map ``(n, *feature_shape)``.
+        alpha (tf.Tensor): alpha to use instead of the bottleneck's variable (see
+            :meth:`Bottleneck.restrict`); None reads the variable.
+
+    Returns:
+        (alpha, lambda, capacity): the capacity is 0 for passed and inactive neurons.
+    """
+    alpha, lam, one_minus_lam = bottleneck.lambdas(alpha)
+    normalized, counted = information_terms(feature, bottleneck.state())
+    return alpha, lam, ops.capacity(lam, one_minus_lam, normalized) * counted
 
 
 def check_model_loss(model_loss):
