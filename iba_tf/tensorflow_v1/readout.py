@@ -18,7 +18,7 @@ from ..welford import WelfordEstimator
 from .bottleneck import Bottleneck
 from .copy import import_tail
 from .graph import Tail
-from .keras_utils import layer_output
+from .models import layer_output
 from .objective import classification_loss, neuron_capacity
 from .readout_network import ReadoutNetwork, initial_weights
 from .session import resolve_session
