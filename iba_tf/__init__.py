@@ -53,8 +53,9 @@ else:
     wrapt.register_post_import_hook(_register_with_innvestigate, "innvestigate")
     # importing the analyzer imports innvestigate first, before the class exists: register
     # again once the analyzer's module is done
-    wrapt.register_post_import_hook(_register_with_innvestigate,
-                                    __name__ + ".tensorflow_v1.innvestigate_analyzer")
+    for _analyzer in ("innvestigate_analyzer", "innvestigate_readout"):
+        wrapt.register_post_import_hook(_register_with_innvestigate,
+                                        __name__ + ".tensorflow_v1." + _analyzer)
 
 
 def __getattr__(name):

@@ -4,7 +4,6 @@ from innvestigate.analyzer.base import AnalyzerBase
 
 from .readout import IBAReadout
 from . import readout_io
-from .registration import register_with_innvestigate
 
 __all__ = ["IBAReadoutInnvestigate"]
 
@@ -112,6 +111,3 @@ class IBAReadoutInnvestigate(AnalyzerBase):
             class_name, state = saved["class_name"].item(), saved["state"].item()
         return IBAReadoutInnvestigate.load(class_name, state)
 
-
-# innvestigate was imported first (this module imports it): register now that the class exists
-register_with_innvestigate()
