@@ -7,7 +7,11 @@ import numbers
 
 import numpy as np
 
-__all__ = ["check_finite", "check_targets", "check_result"]
+__all__ = ["NonFiniteResultError", "check_finite", "check_targets", "check_result"]
+
+
+class NonFiniteResultError(ValueError):
+    """An analysis gave NaN or inf (e.g. an optimisation that diverged for a huge beta)."""
 
 
 def _describe(array):
@@ -28,10 +32,10 @@ def check_finite(value, name, fix="replace or drop the non-finite values"):
 
 
 def check_result(result, what):
-    """Raises FloatingPointError if an analysis result holds NaN or inf; returns ``result``."""
+    """Raises NonFiniteResultError if an analysis result holds NaN or inf; returns ``result``."""
     result = np.asarray(result)
     if np.issubdtype(result.dtype, np.floating) and not np.isfinite(result).all():
-        raise FloatingPointError(
+        raise NonFiniteResultError(
             "{} gave non-finite values ({}): the optimisation diverged. Use a smaller beta or "
             "learning_rate, or check the model's outputs and the feature statistics."
             .format(what, _describe(result)))
@@ -56,7 +60,7 @@ def check_targets(targets, n_samples, n_classes=None, name="target"):
                                      for t in array.reshape(-1)):
         array = array.astype(np.int64)
     if array.dtype == bool or not np.issubdtype(array.dtype, np.integer):
-        raise ValueError("{}={!r} is invalid: classes must be integers (got dtype {}); pass "
+        raise ValueError("{}={} is invalid: classes must be integers (got dtype {}); pass "
                          "int class indices such as 3.".format(name, _short(targets),
                                                               array.dtype))
     if array.ndim == 0:
