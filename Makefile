@@ -1,6 +1,6 @@
 PY := .venv/bin/python
 
-.PHONY: venv demo test benchmark clean
+.PHONY: venv demo test docs benchmark clean
 
 venv:
 	@bash scripts/setup_venv.sh
@@ -10,7 +10,14 @@ demo: venv
 
 test: venv
 	$(PY) -m pytest tests
+	$(MAKE) --no-print-directory docs
 	bash scripts/torch_tests.sh
+
+# The API reference (docs/_build/html). -W --keep-going: every warning is reported, then fails
+# the build; -E: a fresh read of every page (the check that each public name is documented
+# needs all of them).
+docs: venv
+	$(PY) -m sphinx -b html -E -W --keep-going -q docs docs/_build/html
 
 benchmark: venv
 	$(PY) benchmarks/welford_fit.py
@@ -20,4 +27,4 @@ benchmark: venv
 	$(PY) benchmarks/attribution_quality.py
 
 clean:
-	rm -rf .venv demo_output .pytest_cache
+	rm -rf .venv demo_output .pytest_cache docs/_build

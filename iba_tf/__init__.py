@@ -49,6 +49,10 @@ except ImportError:  # pragma: no cover - no TensorFlow installed, so nothing to
 else:
     wrapt.register_post_import_hook(_register_with_keras, "keras")
     wrapt.register_post_import_hook(_register_with_innvestigate, "innvestigate")
+    # importing the analyzer imports innvestigate first, before the class exists: register
+    # again once the analyzer's module is done
+    wrapt.register_post_import_hook(_register_with_innvestigate,
+                                    __name__ + ".tensorflow_v1.innvestigate_analyzer")
 
 
 def __getattr__(name):

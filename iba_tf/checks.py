@@ -1,11 +1,13 @@
 """Checks of user input shared by the whole package: finite values and class targets.
 
-Each check raises one ``ValueError`` (or ``TypeError`` for a value of the wrong kind) that
-names the bad value, what was expected and the fix, before any work is done.
+Each check raises one :class:`~iba_tf.errors.InputError` (a ``ValueError``) that names the bad
+value, what was expected and the fix, before any work is done.
 """
 import numbers
 
 import numpy as np
+
+from .errors import InputError
 
 __all__ = ["NonFiniteResultError", "check_finite", "check_targets", "check_result"]
 
@@ -19,14 +21,14 @@ def _describe(array):
 
 
 def check_finite(value, name, fix="replace or drop the non-finite values"):
-    """Raises ValueError if the float array ``value`` holds NaN or inf; returns ``value``.
+    """Raises InputError if the float array ``value`` holds NaN or inf; returns ``value``.
 
     Non-float values (ints, bools, strings, tensors) pass unchanged.
     """
     array = np.asarray(value) if not hasattr(value, "dtype") else value
     if isinstance(array, np.ndarray) and np.issubdtype(array.dtype, np.floating) \
             and not np.isfinite(array).all():
-        raise ValueError("{} holds non-finite values ({}): the result would be meaningless; "
+        raise InputError("{} holds non-finite values ({}): the result would be meaningless; "
                          "{}.".format(name, _describe(array), fix))
     return value
 
@@ -53,27 +55,27 @@ def check_targets(targets, n_samples, n_classes=None, name="target"):
         name (str): what the caller calls the targets, for the message.
 
     Raises:
-        ValueError: for floats, bools, a wrong count or a class out of range.
+        InputError: for floats, bools, a wrong count or a class out of range.
     """
     array = np.asarray(targets)
     if array.dtype == object and all(isinstance(t, numbers.Integral) and not isinstance(t, bool)
                                      for t in array.reshape(-1)):
         array = array.astype(np.int64)
     if array.dtype == bool or not np.issubdtype(array.dtype, np.integer):
-        raise ValueError("{}={} is invalid: classes must be integers (got dtype {}); pass "
+        raise InputError("{}={} is invalid: classes must be integers (got dtype {}); pass "
                          "int class indices such as 3.".format(name, _short(targets),
                                                               array.dtype))
     if array.ndim == 0:
         array = np.full(n_samples, int(array))
     if array.ndim != 1 or len(array) not in (1, n_samples):
-        raise ValueError("{} {}(s) of shape {} given for {} sample(s): give one class or one "
+        raise InputError("{} {}(s) of shape {} given for {} sample(s): give one class or one "
                          "per sample.".format(array.size, name, array.shape, n_samples))
     array = np.broadcast_to(array, (n_samples,)).astype(np.int64)
     upper = n_classes if n_classes is not None else np.iinfo(np.int64).max
     bad = sorted(set(int(t) for t in array if not 0 <= t < upper))
     if bad:
         expected = "0 .. {}".format(n_classes - 1) if n_classes is not None else ">= 0"
-        raise ValueError("{} {} out of range: classes must be in {} (the model has {} "
+        raise InputError("{} {} out of range: classes must be in {} (the model has {} "
                          "outputs).".format(name, bad[:10], expected,
                                             n_classes if n_classes is not None else "?"))
     return array

@@ -108,9 +108,16 @@ class Bottleneck:
         analyzing: bool placeholder, True while an optimisation runs.
         noise_samples: int placeholder, noise samples per explained sample.
         alpha: the trained parameter, one row per explained sample.
-        mean, std, active, pass_mask, min_std, smoothing: the statistics and settings that
-            one run of :attr:`configure` assigns from :attr:`configuration`'s placeholders.
-        beta, learning_rate, information_scale: placeholders fed while optimising.
+        mean: the feature mean (a variable, like the next five).
+        std: the feature std.
+        active: the active-neuron flags.
+        pass_mask: 1 where a neuron always passes.
+        min_std: the lower bound of the std.
+        smoothing: the blur matrices, one per spatial axis. One run of ``configure`` assigns
+            the six from ``configuration``'s placeholders.
+        beta: placeholder fed while optimising (as are the next two).
+        learning_rate: Adam's learning rate.
+        information_scale: ``1 / k`` with ``normalize_beta``, else 1.
         applications (list): the :class:`Application` of every :meth:`restrict` call.
     """
 
@@ -149,7 +156,7 @@ class Bottleneck:
         self.set_flag = self.restrict_flow_flag.assign(self.flag_value)
 
     def _make_configuration(self, shape):
-        """One run assigns the statistics and settings (:attr:`configure`) and resets alpha."""
+        """One run assigns the statistics and settings (``configure``) and resets alpha."""
         assigned = [self.mean, self.std, self.active, self.pass_mask, self.min_std]
         assigned += self.smoothing
         self.configuration = collections.OrderedDict(
@@ -197,9 +204,9 @@ class Bottleneck:
                      self.pass_mask.read_value(), [m.read_value() for m in self.smoothing])
 
     def fed_state(self):
-        """The :class:`State` straight from :attr:`configuration`'s placeholders.
+        """The :class:`State` straight from ``configuration``'s placeholders.
 
-        Ops that run together with :attr:`configure` use it, so they need not wait for (or
+        Ops that run together with ``configure`` use it, so they need not wait for (or
         read) the variables.
         """
         fed = self.configuration

@@ -11,9 +11,7 @@ from ..saliency import to_saliency_map
 from ..utils import get_tqdm
 from ..welford import WelfordEstimator
 from .copy import IBACopy
-from .graph import Tail
-from .keras_utils import layer_output
-from .registration import register_with_innvestigate
+from .models import default_feature_layer, feature_tensor as _feature_tensor, is_on_main_path
 
 __all__ = ["IBACopyInnvestigate", "default_feature_layer", "is_on_main_path"]
 
@@ -34,63 +32,6 @@ IBACOPY_API = frozenset([
     "get_default", "estimator", "state_dict", "load_state_dict", "feature_shape"])
 
 
-def default_feature_layer(model):
-    """Returns the layer IBACopyInnvestigate puts the bottleneck after when none is named.
-
-    Among the layers that all of the information flows through (no skip connection runs around
-    them, see :func:`is_on_main_path`): the first whose output has the input's spatial axes at
-    no more than 1/8 of the input's resolution (VGG16 at 224x224: ``block3_pool``, the input of
-    ``block4_conv1``, the layer of the paper's VGG experiments; in a residual network the
-    output of a residual block); if the resolution never drops that far, the last such layer
-    that still has spatial axes; for models without spatial axes, the last hidden layer.
-    """
-    input_shape = keras.backend.int_shape(model.input)
-    spatial = input_shape[1:-1]
-    # A Sequential model's layers have no InputLayer: skip input layers by type, not position
-    candidates = [layer for layer in model.layers[:-1] if not isinstance(
-        layer, keras.engine.InputLayer)]
-    if spatial and all(spatial):
-        with_axes = [layer for layer in candidates
-                     if len(layer.output_shape) == len(input_shape)]
-        on_path = []
-        for layer in with_axes:
-            size = layer.output_shape[1:-1]
-            small = all(s is not None and 8 * s <= full for s, full in zip(size, spatial))
-            if small and is_on_main_path(model, layer):
-                return layer
-            if not small and is_on_main_path(model, layer):
-                on_path.append(layer)
-        if on_path:
-            return on_path[-1]
-    if not candidates:
-        raise ValueError("The model {} has no hidden layer to put the bottleneck after."
-                         .format(model.name))
-    return candidates[-1]
-
-
-def is_on_main_path(model, layer):
-    """True if every path from the model's input to its output runs through ``layer``.
-
-    A bottleneck after a layer that a skip connection bypasses restricts only one branch.
-    """
-    try:
-        return not Tail(layer_output(model, layer), model.outputs).fed
-    except ValueError:          # the output does not depend on this layer
-        return False
-
-
-def _feature_tensor(model, feature_name):
-    if feature_name is None:
-        return layer_output(model, default_feature_layer(model))
-    if not isinstance(feature_name, str):
-        raise TypeError("feature_name must be a layer or tensor name (str), got {!r}."
-                        .format(type(feature_name).__name__))
-    layer_names = [layer.name for layer in model.layers]
-    if feature_name in layer_names:
-        return layer_output(model, model.get_layer(feature_name))
-    return feature_name               # a tensor name; IBACopy checks it and suggests matches
-
-
 class IBACopyInnvestigate(AnalyzerBase):
     """The Per-Sample Bottleneck with innvestigate's analyzer API (classification models).
 
@@ -105,10 +46,10 @@ class IBACopyInnvestigate(AnalyzerBase):
             all samples or one per sample). ``"all"`` is refused: IBA explains one class per
             sample.
         feature_name (str): layer name or tensor name of the feature to restrict; None picks
-            :func:`default_feature_layer`.
+            :func:`~iba_tf.tensorflow_v1.models.default_feature_layer`.
         estimator, feature_mean, feature_std, feature_active: feature statistics.
         batch_size, steps, beta, learning_rate, min_std, smooth_std, normalize_beta: default
-            hyperparameters (see :class:`IBALayer`); change them with :meth:`set_default`.
+            hyperparameters (see :class:`IBALayer`); change them with :meth:`IBACopy.set_default() <iba_tf.IBACopy.set_default>`.
         session: the model's session; None uses Keras' session.
         copy_session_config: config of the copy's session.
         disable_model_checks (bool): kept for innvestigate compatibility (IBA has no checks).
@@ -120,7 +61,7 @@ class IBACopyInnvestigate(AnalyzerBase):
             :class:`~iba_tf.IBACopy`).
 
     The analyzer has an :class:`~iba_tf.IBACopy` (:attr:`copy`) and offers its API
-    (:data:`IBACOPY_API`: ``update_variables()`` after the model's weights change,
+    (``IBACOPY_API``: ``update_variables()`` after the model's weights change,
     ``restrict_flow()``, ``collect()`` / ``get_report()``, ``set_default()``, ``state_dict()``,
     ...), acting on that copy.
 
@@ -338,14 +279,14 @@ class IBACopyInnvestigate(AnalyzerBase):
 
     @staticmethod
     def load(class_name, state):
-        """Rebuilds an analyzer from :meth:`save`'s ``(class_name, state)``."""
+        """Rebuilds an analyzer from ``save()``'s ``(class_name, state)``."""
         if class_name != IBACopyInnvestigate.__name__:
             return AnalyzerBase.load(class_name, state)
         return IBACopyInnvestigate(**IBACopyInnvestigate._state_to_kwargs(state))
 
     @staticmethod
     def load_npz(fname):
-        """Rebuilds an analyzer from a file written by :meth:`save_npz`.
+        """Rebuilds an analyzer from a file written by ``save_npz()``.
 
         (innvestigate's own ``load_npz`` cannot read its states with numpy >= 1.16.3, which
         refuses pickled arrays by default; this one allows them for this file.)
@@ -407,6 +348,3 @@ def _all_layers(model):
         if isinstance(layer, keras.models.Model):
             yield from _all_layers(layer)
 
-
-# innvestigate was imported first (this module imports it): register now that the class exists
-register_with_innvestigate()

@@ -7,7 +7,7 @@ from .session import SessionHome
 __all__ = ["IBALayer"]
 
 
-class IBALayer(keras.layers.Layer, BottleneckMethods):
+class IBALayer(BottleneckMethods, keras.layers.Layer):
     """The Per-Sample Information Bottleneck as a Keras layer.
 
     Add the layer after the feature map you want to explain. While the model trains or
@@ -56,7 +56,7 @@ class IBALayer(keras.layers.Layer, BottleneckMethods):
     of :meth:`collect` ed names). Where that part of the model cannot run inside a
     ``tf.while_loop`` (a ``tf.cond`` such as Keras' Dropout/BatchNorm learning-phase switch, a
     stateful op such as a random draw), and with ``progbar=True``, it runs one ``session.run``
-    per step instead, with the same result; :attr:`loop_fallback` then says why. Set
+    per step instead, with the same result; ``loop_fallback`` then says why. Set
     ``in_graph_loop = False`` to force the step-by-step path.
 
     The statistics are not model weights: a model saved with ``model.save`` keeps the layer's

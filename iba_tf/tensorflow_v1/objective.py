@@ -59,7 +59,8 @@ class Objective:
 
     Attributes:
         application (Application): the application the loss is computed from.
-        model_loss, target: as given.
+        model_loss: as given.
+        target: as given.
         bypass (list): tensors the loss reads around the bottleneck that come from the
             model's inputs (e.g. a residual shortcut); they are computed once per analysis and
             repeated once per noise sample.
@@ -67,7 +68,7 @@ class Objective:
         step: the op of one Adam step on alpha.
         reset: the op that resets alpha and Adam's moments (run after ``configure``).
         capacity: the per-neuron capacity tensor ``(n, *feature_shape)``.
-        report (dict): name -> tensor, for every name in :data:`REPORT_VARIABLES`.
+        report (dict): name -> tensor, for every name in ``REPORT_VARIABLES``.
     """
 
     def __init__(self, bottleneck, model_loss, target=None, name="objective"):

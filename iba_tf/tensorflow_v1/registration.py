@@ -38,7 +38,7 @@ def register_with_innvestigate(innvestigate_module=None):
     Safe to call more than once.
     """
     if _unfinished(_PACKAGE + ".innvestigate_analyzer", "IBACopyInnvestigate"):
-        return  # it imports innvestigate and calls this again once the class exists
+        return  # the post-import hook of that module calls this again once it is done
     import innvestigate.analyzer
     from .innvestigate_analyzer import IBACopyInnvestigate
     innvestigate.analyzer.analyzers["iba"] = IBACopyInnvestigate
