@@ -68,8 +68,8 @@ def check_targets(targets, n_samples, n_classes=None, name="target"):
     if array.ndim == 0:
         array = np.full(n_samples, int(array))
     if array.ndim != 1 or len(array) not in (1, n_samples):
-        raise InputError("{} {}(s) of shape {} given for {} sample(s): give one class or one "
-                         "per sample.".format(array.size, name, array.shape, n_samples))
+        raise InputError("{} {}(s) given: {} entries for {} samples; give one class or one "
+                         "per sample.".format(array.size, name, array.size, n_samples))
     array = np.broadcast_to(array, (n_samples,)).astype(np.int64)
     upper = n_classes if n_classes is not None else np.iinfo(np.int64).max
     bad = sorted(set(int(t) for t in array if not 0 <= t < upper))
