@@ -36,6 +36,8 @@ def _fitted_cnn():
 
 def test_concurrent_analyses_give_what_they_give_one_after_the_other():
     model, iba, target, images = _fitted_cnn()
+    iba.in_graph_loop = False       # many session runs per analysis: the threads interleave
+    iba.set_default(steps=20)
     session = keras.backend.get_session()
     feed = {model.input: images[:1], target: 1}
     alone = {beta: iba.analyze(feed, beta=beta, session=session).mean() for beta in (0, 1000)}
