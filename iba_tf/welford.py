@@ -64,6 +64,9 @@ class WelfordEstimator:
         instead of feature values call it with the feature values.
         """
         x = np.asarray(x)
+        if not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
+            raise ValueError("WelfordEstimator.fit expects a numeric array, got dtype {}."
+                             .format(x.dtype))
         if x.ndim < 1 or x.shape[0] == 0:
             raise ValueError(
                 "WelfordEstimator.fit expects a batch with the samples on the first axis and at "
@@ -73,7 +76,8 @@ class WelfordEstimator:
                 "WelfordEstimator.fit got samples of shape {}, but the estimator was fitted on "
                 "samples of shape {}; call reset() to start over with the new shape.".format(
                     x.shape[1:], self._mean.shape))
-        if self._mean is None:
+        first = self._mean is None
+        if first:
             self._mean = np.zeros(x.shape[1:])
             self._m2 = np.zeros(x.shape[1:])
             self._nonzero = np.zeros(x.shape[1:], np.int64)
@@ -81,7 +85,12 @@ class WelfordEstimator:
             shift = x[0].astype(np.float64)
         else:
             shift = self._mean
-        _merge_batch(x, shift, self._n, self._mean, self._m2, self._nonzero)
+        try:
+            _merge_batch(x, shift, self._n, self._mean, self._m2, self._nonzero)
+        except ValueError:
+            if first:       # a refused first batch leaves the estimator empty
+                self.reset()
+            raise
         self._n += x.shape[0]
         return self
 
@@ -155,21 +164,27 @@ def _merge_batch(x, shift, n_seen, mean, m2, nonzero):
     """Merges the batch ``x`` into ``mean``, ``m2`` and ``nonzero`` of ``n_seen`` samples.
 
     Per tile of neurons: sums of ``x - shift`` and of its square (the shift, close to the mean,
-    keeps them small and accurate), then Chan et al.'s merge of the batch's mean and sum of
-    squared deviations with the running ones, all in place while the tile is in cache.
+    keeps them small and accurate). Once every tile is summed and found finite, Chan et al.'s
+    merge of the batch's mean and sum of squared deviations with the running ones, in place;
+    a batch with NaN or inf changes nothing.
+
+    Raises:
+        ValueError: if ``x`` holds NaN or inf.
     """
     n_batch = x.shape[0]
     n_total = n_seen + n_batch
     dtype = np.float32 if x.dtype in (np.float16, np.float32) else np.float64
     flat = x.reshape(n_batch, -1)
-    shift = np.array(shift, dtype=np.float64).reshape(-1)   # a copy: mean changes below
-    shift_c = shift.astype(dtype)
+    shift_c = np.array(shift).reshape(-1).astype(dtype)
+    # the deviations are taken from the rounded shift: add back that one, not the exact one
+    shift = shift_c.astype(np.float64)
     mean, m2, nonzero = mean.reshape(-1), m2.reshape(-1), nonzero.reshape(-1)
 
-    def merge_tile(start):
+    def sum_tile(start):
         cols = slice(start, start + _TILE_NEURONS)
         total = np.zeros(len(shift[cols]))
         total_sq = np.zeros_like(total)
+        count = np.zeros(len(total), np.int64)
         for row in range(0, n_batch, _TILE_ROWS):
             block = flat[row:row + _TILE_ROWS, cols]
             deviation = block.astype(dtype, copy=False) - shift_c[cols]
@@ -177,18 +192,24 @@ def _merge_batch(x, shift, n_seen, mean, m2, nonzero):
             # times faster than count_nonzero.
             total += np.einsum("ij->j", deviation)
             total_sq += np.einsum("ij,ij->j", deviation, deviation)
-            nonzero[cols] += np.einsum("ij->j", (block != 0).view(np.uint8))
+            count += np.einsum("ij->j", (block != 0).view(np.uint8))
+        return cols, total, total_sq, count
+
+    starts = range(0, flat.shape[1], _TILE_NEURONS)
+    tiles = [sum_tile(0)] if len(starts) == 1 else list(_thread_pool().map(sum_tile, starts))
+    # NaN and inf propagate into the sums of squares (inf - inf is NaN)
+    if not all(np.isfinite(tile[2]).all() for tile in tiles):
+        bad = np.size(x) - np.count_nonzero(np.isfinite(x))
+        raise ValueError(
+            "WelfordEstimator.fit got {} NaN/inf value(s) (or values too large to square): "
+            "nothing was added; fit finite feature maps only.".format(bad))
+    for cols, total, total_sq, count in tiles:
         batch_mean = shift[cols] + total / n_batch
         batch_m2 = np.maximum(total_sq - np.square(total) / n_batch, 0.)
         delta = batch_mean - mean[cols]
         mean[cols] += delta * (n_batch / n_total)
         m2[cols] += batch_m2 + np.square(delta) * (n_seen * n_batch / n_total)
-
-    starts = range(0, flat.shape[1], _TILE_NEURONS)
-    if len(starts) == 1:
-        merge_tile(0)
-    else:
-        list(_thread_pool().map(merge_tile, starts))
+        nonzero[cols] += count
 
 
 def validate_state(state):
@@ -202,8 +223,13 @@ def validate_state(state):
     if not isinstance(n, numbers.Integral) or n < 0:
         raise ValueError("The estimator state's 'n' must be a non-negative int; got {!r}.".format(n))
     if n > 0:
-        shapes = {key: np.shape(state[key]) for key in ("mean", "m2", "nonzero")}
+        arrays = {key: np.asarray(state[key]) for key in ("mean", "m2", "nonzero")}
+        shapes = {key: value.shape for key, value in arrays.items()}
         if len(set(shapes.values())) != 1:
             raise ValueError(
                 "The estimator state's arrays disagree in shape: {}.".format(shapes))
+        for key, value in arrays.items():
+            if not np.issubdtype(value.dtype, np.number) or not np.isfinite(value).all():
+                raise ValueError("The estimator state's {!r} must be a finite numeric array "
+                                 "(dtype {}).".format(key, value.dtype))
     return state

@@ -9,6 +9,8 @@ import time
 
 import numpy as np
 
+from ..checks import check_targets
+
 __all__ = ["explain", "timed_explain", "to_maps", "model_outputs", "target_scores",
            "default_targets", "selection_mode"]
 
@@ -120,13 +122,12 @@ def target_scores(model, X, targets, score="logit", batch_size=256):
 
 
 def default_targets(model, X, targets=None, batch_size=256):
-    """Returns ``targets`` as an int array, or the model's predicted classes when None."""
+    """Returns ``targets`` as an int array, or the model's predicted classes when None.
+
+    Raises:
+        ValueError: unless ``targets`` are integer classes in range, one or one per sample.
+    """
     if targets is None:
         return model_outputs(model, X, batch_size).argmax(axis=1)
-    targets = np.asarray(targets)
-    if targets.ndim == 0:
-        targets = np.full(len(X), int(targets))
-    if targets.shape != (len(X),):
-        raise ValueError("targets must be one class per sample ({}), got shape {}.".format(
-            len(X), targets.shape))
-    return targets.astype(np.int64)
+    outputs = model_outputs(model, X[:1], batch_size)
+    return check_targets(targets, len(X), outputs.shape[-1], name="targets")

@@ -44,6 +44,7 @@ import numpy as np
 import scipy.ndimage
 
 from ..utils import get_tqdm
+from ..checks import check_finite
 from .common import default_targets, explain, target_scores, to_maps
 
 __all__ = ["degradation_test", "DegradationResult", "baseline_images", "tile_ranks",
@@ -242,6 +243,7 @@ def degradation_test(model, X, analyzer=None, attributions=None, targets=None, t
     if X.ndim != 4 or len(X) == 0:
         raise ValueError("X must be a non-empty batch of images (N, H, W, C), got shape {}."
                          .format(X.shape))
+    check_finite(X, "X", "replace or drop the non-finite images")
     _check_tile_size(tile_size, X.shape[1:3])
     if (analyzer is None) == (attributions is None):
         raise ValueError("Give either an analyzer or attributions (exactly one of them).")

@@ -166,6 +166,21 @@ class Bottleneck:
                                     for variable, value in self.configuration.items()])
         self.reset_alpha = self.alpha.assign(
             tf.fill(tf.concat([[self.n_explained], shape], 0), INITIAL_ALPHA))
+        self.alpha_value = tf.placeholder(tf.float32, [None] + shape, name="alpha_value")
+        self.set_alpha = self.alpha.assign(self.alpha_value)
+        self._saved = [self.alpha] + assigned
+        self._reads = [variable.read_value() for variable in self._saved]
+
+    def snapshot(self, session):
+        """Returns the values of alpha and the configuration, for :meth:`restore`."""
+        return dict(zip(self._saved, session.run(self._reads)))
+
+    def restore(self, session, snapshot):
+        """Assigns the values of :meth:`snapshot` again (after a failed analysis)."""
+        feed = {self.configuration[v]: value for v, value in snapshot.items()
+                if v is not self.alpha}
+        feed[self.alpha_value] = snapshot[self.alpha]
+        session.run([self.configure, self.set_alpha], feed)
 
     # ------------------------------------------------------------------ the restricted feature
     def restrict(self, feature, alpha=None):

@@ -308,7 +308,7 @@ class IBACopy(BottleneckMethods):
         settings = dict(batch_size=batch_size, steps=steps, beta=beta,
                         learning_rate=learning_rate, min_std=min_std, smooth_std=smooth_std,
                         normalize_beta=normalize_beta)
-        feature, fed = self.original_values(feature_feed_dict)
+        feature, fed = self.original_values(self._checked_feed(feature_feed_dict))
         return self.analyze_values(feature, fed, copy_feed_dict, session=session,
                                    pass_mask=pass_mask, progbar=progbar, **settings)
 
@@ -319,10 +319,13 @@ class IBACopy(BottleneckMethods):
         ``hyperparameters`` override the defaults for this call, as in :meth:`analyze`.
         """
         settings = self._analysis_settings(**hyperparameters)
-        target = self._objective.target
         fed = dict(fed)
-        fed.update({key: np.atleast_1d(value) if key is target else value
-                    for key, value in (copy_feed_dict or {}).items()})
+        fed.update(self._checked_feed(copy_feed_dict or {}))
+        feature = np.asarray(feature)
+        if feature.shape[1:] != self._bottleneck.feature_shape or len(feature) == 0:
+            raise ValueError("feature has shape {}; expected (n >= 1, {}) from "
+                             "original_values().".format(feature.shape, ", ".join(
+                                 str(d) for d in self._bottleneck.feature_shape)))
         return self._optimize(self._bottleneck_session(session), feature, fed, settings,
                               pass_mask, progbar)
 

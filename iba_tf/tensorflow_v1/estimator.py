@@ -3,7 +3,7 @@
 from .compat import tf
 from ..utils import get_tqdm
 from ..welford import WelfordEstimator
-from .session import resolve_session
+from .session import SessionHome
 
 __all__ = ["TFWelfordEstimator"]
 
@@ -32,11 +32,21 @@ class TFWelfordEstimator(WelfordEstimator):
             feature_name = feature_name.name
         self.feature_name = feature_name
         self.graph = graph
+        self._home = None
+
+    def _session(self, session):
+        """``session``, or the session of the feature's graph (remembered across threads)."""
+        if session is not None:
+            return session
+        if self._home is None:
+            self._home = SessionHome(self._feature().graph)
+        return self._home.resolve()
 
     def _feature(self):
         if self.feature_name is None:
             raise RuntimeError("This TFWelfordEstimator has no feature_name to fit.")
-        graph = self.graph or tf.get_default_graph()
+        graph = self.graph or (self._home.graph if self._home is not None
+                               else tf.get_default_graph())
         try:
             return graph.get_tensor_by_name(self.feature_name)
         except (KeyError, ValueError) as error:
@@ -51,13 +61,13 @@ class TFWelfordEstimator(WelfordEstimator):
             session (tf.Session): session to run; None uses the default/Keras session.
             run_kwargs (dict): extra keyword arguments of ``session.run``.
         """
-        values = resolve_session(session).run(self._feature(), feed_dict=feed_dict,
-                                              **(run_kwargs or {}))
+        session = self._session(session)
+        values = session.run(self._feature(), feed_dict=feed_dict, **(run_kwargs or {}))
         return self.update(values)
 
     def fit_generator(self, generator, session=None, progbar=True, run_kwargs=None):
         """Fits every ``feed_dict`` the generator yields, with a progress bar."""
-        session = resolve_session(session)
+        session = self._session(session)
         for feed_dict in get_tqdm()(generator, disable=not progbar, desc="Estimating",
                                     unit="batch"):
             self.fit(feed_dict, session=session, run_kwargs=run_kwargs)

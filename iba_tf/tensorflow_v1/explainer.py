@@ -8,9 +8,12 @@ the bottleneck (``_bottleneck_session``). Everything else (defaults, reports, fi
 ``restrict_flow``, state) is the same for both and lives here.
 """
 import contextlib
+import threading
 
 from .compat import tf
 from .. import hyperparameters
+from ..checks import check_finite, check_result
+from ..welford import validate_state
 from ..utils import get_tqdm
 from .loop import OptimizationLoop
 from .objective import REPORT_VARIABLES, Objective, check_model_loss, classification_loss
@@ -44,6 +47,9 @@ class BottleneckMethods:
         self.in_graph_loop = True
         self.loop_fallback = None
         self._loops = {}
+        self._n_classes = None
+        # one analysis at a time: all share alpha, Adam's moments and the configuration
+        self._lock = threading.RLock()
 
     # ------------------------------------------------------------------ the host's part
     def _feature_tensor(self):
@@ -123,9 +129,23 @@ class BottleneckMethods:
         Example:
             >>> iba.fit({model.input: images})
         """
-        values = self._feature_session(session).run(self._feature_tensor(), feed_dict=feed_dict,
-                                                    **(run_kwargs or {}))
-        self._statistics.estimator.update(values)
+        feed_dict = self._checked_feed(feed_dict)
+        with self._lock:
+            values = self._feature_session(session).run(
+                self._feature_tensor(), feed_dict=feed_dict, **(run_kwargs or {}))
+            check_finite(values, "The feature map computed from feed_dict",
+                         "check the model and its inputs")
+            self._statistics.estimator.update(values)
+
+    def _checked_feed(self, feed_dict):
+        """Returns ``feed_dict`` as a dict; refuses NaN/inf in its float arrays."""
+        if not isinstance(feed_dict, dict):
+            raise TypeError("feed_dict must be a dict {placeholder: value}, got {!r}."
+                            .format(type(feed_dict).__name__))
+        for key, value in feed_dict.items():
+            check_finite(value, "The value fed to {}".format(getattr(key, "name", key)),
+                         "replace or drop the non-finite values of the input")
+        return dict(feed_dict)
 
     def fit_generator(self, generator, n_samples=5000, progbar=True, session=None,
                       run_kwargs=None):
@@ -157,11 +177,13 @@ class BottleneckMethods:
         target, per_row = classification_loss(logits, self._bottleneck.noise_samples,
                                               self._scope_name("loss"))
         self._set_objective(per_row, optimizer_cls, target=target)
+        self._n_classes = logits.shape[-1].value
         return target
 
     def _model_objective(self, model_loss, optimizer_cls):
         check_model_loss(model_loss)
         self._set_objective(model_loss, optimizer_cls)
+        self._n_classes = None
 
     def _set_objective(self, model_loss, optimizer_cls, target=None):
         if optimizer_cls not in (None, tf.train.AdamOptimizer):
@@ -184,14 +206,31 @@ class BottleneckMethods:
     # ------------------------------------------------------------------ analysis
     def _optimize(self, session, feature, feed_dict, settings, pass_mask, progbar,
                   repeated=None):
-        """Runs the optimisation for the feature value(s) and returns the capacity."""
-        feed_dict = targets_feed(self._objective, feed_dict, feature.shape[0])
-        statistics = self._statistics.arrays(self._bottleneck.feature_shape)
-        optimization = Optimization(self._bottleneck, self._objective, settings, statistics,
-                                    pass_mask)
-        capacity, self._report = optimization.run(session, feature, feed_dict, self._collected,
-                                                  progbar, repeated, self._loop(progbar))
-        self._analyzed = True
+        """Runs the optimisation for the feature value(s) and returns the capacity.
+
+        On any failure (including a non-finite result) alpha and the configuration are
+        restored, so that :meth:`restrict_flow` still replays the last successful analysis.
+        """
+        with self._lock:
+            check_finite(feature, "The feature map at the bottleneck",
+                         "check the model's inputs and weights")
+            feed_dict = targets_feed(self._objective, feed_dict, feature.shape[0],
+                                     self._n_classes)
+            statistics = self._statistics.arrays(self._bottleneck.feature_shape)
+            optimization = Optimization(self._bottleneck, self._objective, settings,
+                                        statistics, pass_mask)
+            previous = self._bottleneck.snapshot(session) if self._analyzed else None
+            try:
+                capacity, report = optimization.run(session, feature, feed_dict,
+                                                    self._collected, progbar, repeated,
+                                                    self._loop(progbar))
+                check_result(capacity, "The analysis")
+            except BaseException:
+                if previous is not None:
+                    self._bottleneck.restore(session, previous)
+                raise
+            self._report = report
+            self._analyzed = True
         return capacity[0] if feature.shape[0] == 1 else capacity
 
     def _loop(self, progbar):
@@ -229,15 +268,17 @@ class BottleneckMethods:
         if not self._analyzed:
             raise RuntimeError("restrict_flow uses the alpha found by analyze(): call "
                                "analyze(...) first.")
-        session = self._bottleneck_session(session)
-        bottleneck = self._bottleneck
-        session.run(bottleneck.initialize_flag)
-        previous = session.run(bottleneck.restrict_flow_flag)
-        session.run(bottleneck.set_flag, {bottleneck.flag_value: True})
-        try:
-            yield
-        finally:
-            session.run(bottleneck.set_flag, {bottleneck.flag_value: previous})
+        # holds the lock: another thread's analysis would change alpha under the body
+        with self._lock:
+            session = self._bottleneck_session(session)
+            bottleneck = self._bottleneck
+            session.run(bottleneck.initialize_flag)
+            previous = session.run(bottleneck.restrict_flow_flag)
+            session.run(bottleneck.set_flag, {bottleneck.flag_value: True})
+            try:
+                yield
+            finally:
+                session.run(bottleneck.set_flag, {bottleneck.flag_value: previous})
 
     # ------------------------------------------------------------------ state
     def state_dict(self):
@@ -257,8 +298,16 @@ class BottleneckMethods:
         if not isinstance(state, dict) or set(state) != set(STATE_KEYS):
             raise ValueError("A bottleneck state must be a dict with the keys {}, as returned "
                              "by state_dict().".format(sorted(STATE_KEYS)))
-        if self._bottleneck is not None:
-            self._statistics.check_state(state, self._bottleneck.feature_shape)
-        defaults = hyperparameters.merge(self._defaults, **state["defaults"])
-        self._statistics.load_state_dict(state)
-        self._defaults = defaults
+        validate_state(state["estimator"])
+        if not isinstance(state["defaults"], dict):
+            raise ValueError("The state's defaults must be a dict of hyperparameters, got {!r}."
+                             .format(type(state["defaults"]).__name__))
+        self._statistics.check_state(state, self._bottleneck.feature_shape
+                                     if self._bottleneck is not None else None)
+        try:
+            defaults = hyperparameters.merge(self._defaults, **state["defaults"])
+        except TypeError as error:
+            raise ValueError("The state's defaults are invalid: {}".format(error)) from None
+        with self._lock:
+            self._statistics.load_state_dict(state)
+            self._defaults = defaults

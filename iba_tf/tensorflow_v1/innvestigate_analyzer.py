@@ -1,9 +1,12 @@
 """IBACopyInnvestigate: the Per-Sample Bottleneck as an innvestigate analyzer."""
+import zipfile
+
 import numpy as np
 from innvestigate.analyzer.base import AnalyzerBase
 
-from ..hyperparameters import DEFAULTS
-from .compat import keras
+from ..hyperparameters import DEFAULTS, is_int
+from .compat import keras, tf
+from ..checks import check_finite, check_targets
 from ..saliency import to_saliency_map
 from ..utils import get_tqdm
 from ..welford import WelfordEstimator
@@ -17,6 +20,9 @@ SAMPLES_PER_RUN = 8
 # Samples per session run while estimating the statistics with fit(X).
 FIT_BATCH = 32
 OUTPUTS = ("saliency", "input")
+# innvestigate's (Keras') fit keywords that make no difference to estimating statistics
+IGNORED_FIT_KEYWORDS = ("max_queue_size", "workers", "use_multiprocessing", "steps_per_epoch",
+                        "disable_no_training_warning")
 #: The methods and properties of :class:`~iba_tf.IBACopy` that the analyzer offers too; they act
 #: on the analyzer's copy (:attr:`IBACopyInnvestigate.copy`).
 IBACOPY_API = frozenset([
@@ -74,6 +80,10 @@ class IBACopyInnvestigate(AnalyzerBase):
                  disable_model_checks=False, output="saliency", **keras_kwargs):
         _check_arguments(model, neuron_selection_mode, output)
         feature = _feature_tensor(model, feature_name)
+        if output == "input" and isinstance(feature, tf.Tensor) and feature.shape.ndims == 2:
+            raise ValueError("output='input' needs a feature with spatial axes; {} has shape "
+                             "{} (bits per neuron). Use output='saliency' or another "
+                             "feature_name.".format(feature.name, feature.shape))
         self._copy = IBACopy(feature, model.output, estimator=estimator,
                              feature_mean=feature_mean, feature_std=feature_std,
                              feature_active=feature_active, graph=model.output.graph,
@@ -102,18 +112,48 @@ class IBACopyInnvestigate(AnalyzerBase):
             type(self).__name__, name))
 
     # ------------------------------------------------------------------ statistics
-    def fit(self, X, session=None, run_kwargs=None, progbar=False):
+    def fit(self, X, batch_size=FIT_BATCH, epochs=1, verbose=0, session=None, run_kwargs=None,
+            progbar=False, **innvestigate_kwargs):
         """Estimates the feature mean and std from the samples ``X`` (about 5000 is good).
 
-        Ensure the model is in inference mode (Keras: the default learning phase).
+        Takes innvestigate's keywords, so that code written for its trainable analyzers runs
+        unchanged: ``batch_size`` (samples per session run), ``epochs`` (passes over ``X``),
+        ``verbose`` (a progress bar, as ``progbar``); Keras' queue options
+        (``max_queue_size``, ``workers``, ``use_multiprocessing``, ``steps_per_epoch``) are
+        accepted and have no effect. Ensure the model is in inference mode (Keras: the
+        default learning phase).
+
+        Raises:
+            ValueError: for an empty batch, a wrong shape or non-finite samples (nothing is
+                fitted then).
         """
-        X = np.asarray(X)
-        with get_tqdm()(total=len(X), disable=not progbar, desc="Estimating",
-                        unit="sample") as bar:
-            for start in range(0, len(X), FIT_BATCH):
-                self._copy.fit({self._model.input: X[start:start + FIT_BATCH]},
+        unknown = sorted(set(innvestigate_kwargs) - set(IGNORED_FIT_KEYWORDS))
+        if unknown:
+            raise TypeError("fit() got unexpected keyword argument(s) {}.".format(unknown))
+        X = self._checked_samples(X, "fit")
+        if not (is_int(batch_size) and batch_size >= 1) or not (is_int(epochs) and epochs >= 1):
+            raise ValueError("batch_size and epochs must be ints >= 1, got {!r} and {!r}."
+                             .format(batch_size, epochs))
+        with get_tqdm()(total=len(X) * epochs, disable=not (progbar or verbose),
+                        desc="Estimating", unit="sample") as bar:
+            for start in [s for _ in range(epochs) for s in range(0, len(X), batch_size)]:
+                self._copy.fit({self._model.input: X[start:start + batch_size]},
                                session=session, run_kwargs=run_kwargs)
-                bar.update(len(X[start:start + FIT_BATCH]))
+                bar.update(len(X[start:start + batch_size]))
+
+    def _checked_samples(self, X, what):
+        """``X`` as a float array of the model's input shape with >= 1 finite sample."""
+        try:
+            X = np.asarray(X, dtype=np.float32)
+        except (TypeError, ValueError):
+            raise ValueError("{}: X must be a numeric array of samples, got {!r}.".format(
+                what, type(X).__name__)) from None
+        expected = tuple(keras.backend.int_shape(self._model.input)[1:])
+        if X.ndim != len(expected) + 1 or len(X) == 0 or any(
+                e is not None and e != d for e, d in zip(expected, X.shape[1:])):
+            raise ValueError("{}: X has shape {}, but the model takes a batch of at least one "
+                             "sample of shape {}.".format(what, X.shape, expected))
+        return check_finite(X, "{}: X".format(what), "replace or drop the non-finite samples")
 
     def fit_generator(self, generator, steps_per_epoch=None, epochs=1, verbose=1, session=None,
                       progbar=True):
@@ -159,18 +199,8 @@ class IBACopyInnvestigate(AnalyzerBase):
         if neuron_selection is None:
             raise ValueError("neuron_selection_mode 'index' needs neuron_selection: the class "
                              "to explain, an int or one per sample.")
-        targets = np.asarray(neuron_selection)
-        if targets.ndim == 0:
-            targets = np.full(n, int(targets))
-        if targets.ndim != 1 or len(targets) != n:
-            raise ValueError("neuron_selection has {} entries for {} samples: give one int or "
-                             "one per sample.".format(targets.size, n))
         n_classes = int(self._copy.get_copied_outputs().shape[-1])
-        bad = [int(t) for t in targets if not 0 <= t < n_classes]
-        if bad:
-            raise ValueError("neuron_selection {} out of range: the model has {} outputs."
-                             .format(bad, n_classes))
-        return targets.astype(np.int64)
+        return check_targets(neuron_selection, n, n_classes, name="neuron_selection")
 
     def _targets(self, X, neuron_selection):
         """One target per sample of ``X``."""
@@ -191,13 +221,11 @@ class IBACopyInnvestigate(AnalyzerBase):
 
         Returns:
             np.ndarray: bits per pixel, ``(N, H, W)`` for images, ``(N, T)`` for sequences; with
-            ``output="input"``, repeated over the channels to ``X.shape``. With
+            ``output="input"``, repeated over the channels to ``X.shape``. A feature without
+            spatial axes (a Dense layer's) gives bits per neuron, ``(N, units)``. With
             ``return_predictions``, a tuple ``(maps, logits)``, logits ``(N, classes)``.
         """
-        X = np.asarray(X)
-        if X.ndim < 2 or len(X) == 0:
-            raise ValueError("X must be a batch with at least one sample, got shape {}."
-                             .format(X.shape))
+        X = self._checked_samples(X, "analyze")
         targets = self._selected_targets(len(X), neuron_selection)
         maps, logits = [], []
         for start in range(0, len(X), SAMPLES_PER_RUN):
@@ -218,6 +246,8 @@ class IBACopyInnvestigate(AnalyzerBase):
             targets = logits.argmax(axis=1)
         capacity = self._copy.analyze_values(feature, fed, {self._target: targets})
         capacity = capacity.reshape((-1,) + self.feature_shape())
+        if capacity.ndim == 2:      # a feature without spatial axes: bits per neuron
+            return list(capacity / np.log(2)), logits
         spatial = X.shape[1:-1]
         return [to_saliency_map(c, spatial or None, data_format="channels_last")
                 for c in capacity], logits
@@ -263,8 +293,26 @@ class IBACopyInnvestigate(AnalyzerBase):
         (innvestigate's own ``load_npz`` cannot read its states with numpy >= 1.16.3, which
         refuses pickled arrays by default; this one allows them for this file.)
         """
-        with np.load(fname, allow_pickle=True) as saved:
-            class_name, state = saved["class_name"].item(), saved["state"].item()
+        try:
+            saved = np.load(fname, allow_pickle=True)
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+            raise ValueError("{} is not a readable .npz file ({}: {}); write it with "
+                             "analyzer.save_npz(fname).".format(
+                                 fname, type(error).__name__, error)) from None
+        if not isinstance(saved, np.lib.npyio.NpzFile):
+            raise ValueError("{} holds a single array, not an analyzer saved with save_npz."
+                             .format(fname))
+        with saved:
+            missing = sorted({"class_name", "state"} - set(saved.files))
+            if missing:
+                raise ValueError("{} is not an analyzer file: it lacks {} (it holds {}); write "
+                                 "it with analyzer.save_npz(fname).".format(
+                                     fname, ", ".join(missing), sorted(saved.files)))
+            try:
+                class_name, state = saved["class_name"].item(), saved["state"].item()
+            except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+                raise ValueError("{} is damaged or truncated ({}: {}); save the analyzer "
+                                 "again.".format(fname, type(error).__name__, error)) from None
         return IBACopyInnvestigate.load(class_name, state)
 
 
@@ -282,8 +330,23 @@ def _check_arguments(model, neuron_selection_mode, output):
     if len(model.outputs) != 1:
         raise ValueError("IBACopyInnvestigate explains models with one output; {} has {}."
                          .format(model.name, len(model.outputs)))
+    channels_first = [layer.name for layer in _all_layers(model)
+                      if getattr(layer, "data_format", None) == "channels_first"]
+    if channels_first:
+        raise ValueError(
+            "The model {} has layers with data_format='channels_first' ({}); IBA's maps assume "
+            "channels_last. Rebuild the model with data_format='channels_last' (the default) "
+            "and transpose the inputs to (N, H, W, C).".format(
+                model.name, ", ".join(channels_first[:5])))
     if model.output.op.type == "Softmax":
         raise ValueError(
             "The model {} ends with a softmax; IBA needs the logits. Use "
             "iba_tf.model_wo_softmax(model).".format(model.name))
+
+
+def _all_layers(model):
+    for layer in model.layers:
+        yield layer
+        if isinstance(layer, keras.models.Model):
+            yield from _all_layers(layer)
 

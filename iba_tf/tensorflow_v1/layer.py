@@ -1,11 +1,9 @@
 """IBALayer: the Per-Sample Bottleneck as a Keras layer you add to your own model."""
-import numpy as np
-
 from .compat import tf, keras
 from ..hyperparameters import DEFAULTS, docstring_section
 from .bottleneck import Bottleneck
 from .explainer import BottleneckMethods
-from .session import resolve_session
+from .session import SessionHome
 
 __all__ = ["IBALayer"]
 
@@ -78,6 +76,8 @@ class IBALayer(BottleneckMethods, keras.layers.Layer):
                 "IBALayer needs a feature map whose shape is known apart from the batch axis; "
                 "got {}. Give the model a fixed input_shape.".format(tuple(input_shape)))
         self._bottleneck = Bottleneck(feature_shape, name="bottleneck")
+        # analyze/fit from another thread run in the session of this graph (not a new one)
+        self._home = SessionHome()
         super().build(input_shape)
 
     def call(self, inputs, **kwargs):
@@ -105,10 +105,12 @@ class IBALayer(BottleneckMethods, keras.layers.Layer):
         return self._bottleneck.applications[-1].inputs
 
     def _feature_session(self, session):
-        return resolve_session(session)
+        self._require_engine()
+        return self._home.resolve(session)
 
     def _bottleneck_session(self, session):
-        return resolve_session(session)
+        self._require_engine()
+        return self._home.resolve(session)
 
     # ------------------------------------------------------------------ losses
     def set_classification_loss(self, logits, optimizer_cls=tf.train.AdamOptimizer):
@@ -166,14 +168,16 @@ class IBALayer(BottleneckMethods, keras.layers.Layer):
         settings = self._analysis_settings(
             batch_size=batch_size, steps=steps, beta=beta, learning_rate=learning_rate,
             min_std=min_std, smooth_std=smooth_std, normalize_beta=normalize_beta)
-        session = resolve_session(session)
-        objective = self._objective
-        feed_dict = {key: np.atleast_1d(value) if key is objective.target else value
-                     for key, value in feed_dict.items()}
-        # skip connections around the bottleneck are computed once, like the feature
-        values = session.run([objective.application.inputs] + objective.bypass, feed_dict)
-        return self._optimize(session, values[0], feed_dict, settings, pass_mask, progbar,
-                              repeated=dict(zip(objective.bypass, values[1:])))
+        feed_dict = self._checked_feed(feed_dict)
+        with self._lock:
+            session = self._bottleneck_session(session)
+            objective = self._objective
+            # skip connections around the bottleneck are computed once, like the feature
+            inputs = {key: value for key, value in feed_dict.items()
+                      if key is not objective.target}
+            values = session.run([objective.application.inputs] + objective.bypass, inputs)
+            return self._optimize(session, values[0], feed_dict, settings, pass_mask, progbar,
+                                  repeated=dict(zip(objective.bypass, values[1:])))
 
 
 if IBALayer.__doc__:     # None under python -OO

@@ -222,7 +222,8 @@ def default_feature_layer(model):
     """
     input_shape = keras.backend.int_shape(model.input)
     spatial = input_shape[1:-1]
-    candidates = [layer for layer in model.layers[1:-1] if not isinstance(
+    # A Sequential model's layers have no InputLayer: skip input layers by type, not position
+    candidates = [layer for layer in model.layers[:-1] if not isinstance(
         layer, keras.engine.InputLayer)]
     if spatial and all(spatial):
         with_axes = [layer for layer in candidates

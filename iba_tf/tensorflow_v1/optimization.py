@@ -3,6 +3,7 @@ import collections
 
 import numpy as np
 
+from ..checks import check_targets
 from ..smoothing import smoothing_matrix
 from ..utils import get_tqdm
 
@@ -92,11 +93,12 @@ class Optimization:
         return capacity, (report if report_tensors else None)
 
 
-def targets_feed(objective, feed_dict, n_explained):
+def targets_feed(objective, feed_dict, n_explained, n_classes=None):
     """Returns ``feed_dict`` with the objective's target as one int per explained sample.
 
     Raises:
-        ValueError: if the target is missing or its count does not fit.
+        ValueError: if the target is missing, its count does not fit, or a target is not an
+            integer class in ``0 .. n_classes - 1``.
     """
     target = objective.target
     feed_dict = dict(feed_dict)
@@ -110,9 +112,5 @@ def targets_feed(objective, feed_dict, n_explained):
     if target not in feed_dict:
         raise ValueError("The feed_dict lacks the target: feed the placeholder returned "
                          "by set_classification_loss with the explained class.")
-    targets = np.atleast_1d(feed_dict[target])
-    if targets.ndim != 1 or targets.shape[0] not in (1, n_explained):
-        raise ValueError("{} target(s) given for {} sample(s): give one target or one "
-                         "per sample.".format(targets.shape[0], n_explained))
-    feed_dict[target] = np.broadcast_to(targets, (n_explained,))
+    feed_dict[target] = check_targets(feed_dict[target], n_explained, n_classes)
     return feed_dict

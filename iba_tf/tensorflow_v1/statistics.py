@@ -59,17 +59,30 @@ class FeatureStatistics:
         return dict(estimator=self.estimator.state_dict(), feature_mean=self.feature_mean,
                     feature_std=self.feature_std, feature_active=self.feature_active)
 
-    def check_state(self, state, feature_shape):
-        """Raises ValueError if ``state`` (from :meth:`state_dict`) does not fit the shape."""
+    def check_state(self, state, feature_shape=None):
+        """Raises ValueError if ``state`` (from :meth:`state_dict`) does not fit the shape.
+
+        ``feature_shape`` None checks only that the arrays agree with each other.
+        """
+        shapes = {}
         for name in ("feature_mean", "feature_std", "feature_active"):
-            if state[name] is not None and np.shape(state[name]) != feature_shape:
-                raise ValueError("The state's {} has shape {}, but this bottleneck's feature has "
-                                 "shape {}.".format(name, np.shape(state[name]), feature_shape))
+            if state[name] is not None:
+                value = np.asarray(state[name])
+                if not np.issubdtype(value.dtype, np.number) and value.dtype != bool:
+                    raise ValueError("The state's {} must be a numeric array, got dtype {}."
+                                     .format(name, value.dtype))
+                shapes[name] = value.shape
+        if (state["feature_mean"] is None) != (state["feature_std"] is None):
+            raise ValueError("The state has only one of feature_mean and feature_std.")
         estimator = state["estimator"]
-        if estimator["n"] and np.shape(estimator["mean"]) != feature_shape:
-            raise ValueError("The state's estimator was fitted on features of shape {}, but this "
-                             "bottleneck's feature has shape {}.".format(
-                                 np.shape(estimator["mean"]), feature_shape))
+        if estimator["n"]:
+            shapes["estimator"] = np.shape(estimator["mean"])
+        expected = feature_shape if feature_shape is not None else \
+            next(iter(shapes.values()), None)
+        for name, shape in shapes.items():
+            if shape != expected:
+                raise ValueError("The state's {} has shape {}, but this bottleneck's feature has "
+                                 "shape {}.".format(name, shape, expected))
 
     def load_state_dict(self, state):
         """Restores :meth:`state_dict`'s output (checked by the caller)."""
