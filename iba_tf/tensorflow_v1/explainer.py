@@ -140,7 +140,7 @@ class BottleneckMethods:
     def _checked_feed(self, feed_dict):
         """Returns ``feed_dict`` as a dict; refuses NaN/inf in its float arrays."""
         if not isinstance(feed_dict, dict):
-            raise TypeError("feed_dict must be a dict {placeholder: value}, got {!r}."
+            raise TypeError("feed_dict must be a dict {{placeholder: value}}, got {!r}."
                             .format(type(feed_dict).__name__))
         for key, value in feed_dict.items():
             check_finite(value, "The value fed to {}".format(getattr(key, "name", key)),
