@@ -3,19 +3,21 @@
     iba-tf layers MODEL.h5
     iba-tf explain MODEL.h5 IMAGE [IMAGE ...] [--layer NAME] [--target N] [--out DIR]
     iba-tf explain-dataset MODEL.h5 SOURCE --out RESULTS.h5 ...   (see docs/dataset.md)
+    iba-tf train-readout MODEL.h5 DATA --out readout.npz ...     (see docs/readout.md)
 
 One module per subcommand (:mod:`~iba_tf.cli.layers`, :mod:`~iba_tf.cli.explain`,
-:mod:`~iba_tf.cli.explain_dataset`), each with ``add_parser(subparsers)`` and ``run(args)``;
-the options they share are in :mod:`~iba_tf.cli.common`. Bad input (missing files, a file
-that is not a Keras model, an unknown layer, images that do not fit the model, a target out
-of range: :class:`iba_tf.errors.InputError`) is reported in one line on stderr with exit
+:mod:`~iba_tf.cli.explain_dataset`, :mod:`~iba_tf.cli.train_readout`), each with
+``add_parser(subparsers)`` and ``run(args)``; the options they share are in
+:mod:`~iba_tf.cli.common`. Bad input (missing files, a file that is not a Keras model, an
+unknown layer, images that do not fit the model, a target out of range, a readout file for
+another model: :class:`iba_tf.errors.InputError`) is reported in one line on stderr with exit
 code 2. Also runs as ``python -m iba_tf.cli``.
 """
 import argparse
 import sys
 
 from ..errors import InputError
-from . import explain, explain_dataset, layers
+from . import explain, explain_dataset, layers, train_readout
 
 __all__ = ["main", "build_parser", "EXIT_BAD_INPUT", "EXIT_INTERRUPTED"]
 
@@ -30,7 +32,7 @@ def build_parser():
         "Information Bottleneck (IBA).")
     subparsers = parser.add_subparsers(dest="command")
     subparsers.required = True
-    for command in (layers, explain, explain_dataset):
+    for command in (layers, explain, explain_dataset, train_readout):
         command.add_parser(subparsers)
     return parser
 

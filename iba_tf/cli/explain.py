@@ -31,6 +31,9 @@ def add_parser(subparsers):
                         help="refuse images whose size differs from the model's input")
     parser.add_argument("--fit-dir", help="folder of images for the feature statistics "
                         "(default: the given images plus flipped/shifted/noisy copies)")
+    parser.add_argument("--readout", metavar="FILE.npz", help="explain with this trained "
+                        "Readout Bottleneck (from 'iba-tf train-readout'): one pass per batch, "
+                        "for the predicted class")
     add_hyperparameter_arguments(parser)
     parser.set_defaults(run=run)
     return parser
@@ -41,18 +44,13 @@ def run(args):
     import numpy as np
     hyperparameters = hyperparameters_from_args(args)
     model = load_model(args)
-    from ..tensorflow_v1.model_analyzer import ModelAnalyzer
     from ..tensorflow_v1.models import targets_per_row
     images = read_images(args.images, model, args.grayscale, not args.no_resize)
     n_classes = int(model.output.shape[-1])
     names = _class_names(args.class_names, n_classes)
     if args.target is not None:
         targets_per_row(args.target, 1, n_classes, name="--target")
-    explainer = ModelAnalyzer.build(model, args.layer, explain_predicted=args.target is None,
-                                    **hyperparameters)
-    if explainer.softmax_removed:
-        print("The model ends with a softmax: explaining its logits.")
-    _fit(explainer, args, images)
+    explainer = _explainer(model, args, hyperparameters, images)
     x = preprocess(np.stack(images), args.preprocess)
     maps, targets, predicted = explainer.explain(x, args.target)
     os.makedirs(args.out, exist_ok=True)
@@ -64,6 +62,26 @@ def run(args):
                       .format(names[target], names[pred]))
         print("{}: predicted {}, explained {}, {:.1f} bits -> {}_iba.png, {}_iba.npy".format(
             path, names[pred], names[target], saliency.sum(), stem, stem))
+
+
+def _explainer(model, args, hyperparameters, images):
+    """The fitted ModelAnalyzer, or with ``--readout`` the loaded ReadoutModelAnalyzer."""
+    from ..tensorflow_v1.model_analyzer import ModelAnalyzer, ReadoutModelAnalyzer
+    if args.readout:
+        for given, option in ((args.target is not None, "--target"), (args.fit_dir, "--fit-dir")):
+            if given:
+                raise InputError("{} does not go with --readout: the readout explains the "
+                                 "predicted class with the statistics in its file; drop {}"
+                                 .format(option, option))
+        explainer = ReadoutModelAnalyzer.load(model, args.readout, args.layer)
+    else:
+        explainer = ModelAnalyzer.build(model, args.layer, explain_predicted=args.target is None,
+                                        **hyperparameters)
+    if explainer.softmax_removed:
+        print("The model ends with a softmax: explaining its logits.")
+    if not args.readout:
+        _fit(explainer, args, images)
+    return explainer
 
 
 def read_images(paths, model, grayscale, resize):

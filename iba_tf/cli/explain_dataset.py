@@ -53,6 +53,9 @@ def add_parser(subparsers):
                         help="items to estimate the feature statistics on (default: "
                         "%(default)s)")
     parser.add_argument("--seed", type=int, default=defaults.seed, help="seed of those items")
+    parser.add_argument("--readout", metavar="FILE.npz", help="explain with this trained "
+                        "Readout Bottleneck (from 'iba-tf train-readout'): one pass per chunk, "
+                        "for the predicted class; the IBA hyperparameters are not used")
     running = parser.add_argument_group("running")
     running.add_argument("--workers", type=int, metavar="N", help="local Dask worker processes "
                          "(default: one per core); 0: in this process, without Dask")

@@ -1,5 +1,6 @@
 """The options of a data-set run (:func:`iba_tf.dataset.explain_dataset`), as one record."""
 import dataclasses
+import os
 import typing
 
 import numpy as np
@@ -17,6 +18,21 @@ def _positive_int(value, name, minimum=1):
         raise DatasetError("{}={!r} is invalid: it must be an int >= {}".format(
             name, value, minimum))
     return int(value)
+
+
+def _readout(path, targets):
+    """The readout file's absolute path (None stays None); it must exist, and the readout
+    explains only the predicted classes."""
+    if path is None:
+        return None
+    if not os.path.isfile(path):
+        raise DatasetError("readout file not found: {}; train one with 'iba-tf "
+                           "train-readout'".format(path))
+    if targets != "predicted":
+        raise DatasetError("--targets {} does not go with --readout: the readout explains the "
+                           "model's prediction (it sees no class index); drop --targets"
+                           .format(targets))
+    return os.path.abspath(path)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,6 +62,9 @@ class DatasetOptions:
         retry_failed (bool): explain the items that failed before again.
         overwrite (bool): start a new file even if the output file exists.
         custom_objects (tuple): ``"module:attr"`` specs of custom layers the model needs.
+        readout (str): a trained Readout Bottleneck file (``iba-tf train-readout``): each
+            chunk is explained in one pass, for the predicted class; None: the Per-Sample
+            Bottleneck.
         progress (bool): show a progress bar.
         log (callable): where messages go (None: nowhere).
     """
@@ -65,6 +84,7 @@ class DatasetOptions:
     retry_failed: bool = False
     overwrite: bool = False
     custom_objects: tuple = ()
+    readout: typing.Optional[str] = None
     progress: bool = True
     log: typing.Optional[typing.Callable] = print
 
@@ -92,7 +112,8 @@ class DatasetOptions:
 
         ``resize`` becomes ``(height, width)`` or None, ``targets`` ``"label"``,
         ``"predicted"`` or a class index as a string, ``hyperparameters`` all seven (typed),
-        ``custom_objects`` a tuple and ``log`` a callable.
+        ``custom_objects`` a tuple, ``readout`` an absolute path (or None) and ``log`` a
+        callable.
 
         Raises:
             ~iba_tf.errors.InputError: naming the first bad value and what was expected.
@@ -108,6 +129,7 @@ class DatasetOptions:
         if self.preprocess not in PREPROCESSING:
             raise DatasetError("preprocess {!r} is unknown; choose one of {}".format(
                 self.preprocess, ", ".join(PREPROCESSING)))
+        readout = _readout(self.readout, parse_targets(self.targets))
         try:
             hyperparameters = hp.resolve(**self.hyperparameters)
         except TypeError as error:
@@ -116,5 +138,5 @@ class DatasetOptions:
             self, workers=workers, chunk_size=chunk_size, fit_samples=fit_samples,
             tf_threads=tf_threads, hyperparameters=hyperparameters,
             resize=parse_size(self.resize), targets=parse_targets(self.targets),
-            custom_objects=tuple(self.custom_objects or ()),
+            custom_objects=tuple(self.custom_objects or ()), readout=readout,
             log=self.log or (lambda *args, **kwargs: None))

@@ -42,7 +42,8 @@ worker's model load and analyzer build."""
 _RESUME_SETTINGS = collections.OrderedDict([
     ("model_sha256", "the model file (its SHA-256)"), ("source_kind", "the kind of data set"),
     ("array_key", "--array-key"), ("preprocess", "--preprocess"), ("resize", "--resize"),
-    ("targets", "--targets"), ("hyperparameters", "the IBA hyperparameters")])
+    ("targets", "--targets"), ("hyperparameters", "the IBA hyperparameters"),
+    ("readout_sha256", "--readout (the readout file's SHA-256)")])
 
 
 def _sha256(path):
@@ -134,7 +135,8 @@ class _Run:
                    layer=self.layer, targets=options.targets, preprocess=options.preprocess,
                    resize=options.resize,
                    hyperparameters=tuple(sorted(options.hyperparameters.items())),
-                   custom_objects=options.custom_objects, tf_threads=options.tf_threads)
+                   custom_objects=options.custom_objects, tf_threads=options.tf_threads,
+                   readout=options.readout, readout_sha256=self.attrs["readout_sha256"])
 
 
 def explain_dataset(model, source, out, options=None, **keywords):
@@ -211,7 +213,9 @@ def _attrs(model, data, options):
             "resize": "{}x{}".format(*options.resize) if options.resize else "",
             "targets": options.targets,
             "hyperparameters": json.dumps(options.hyperparameters, sort_keys=True),
-            "custom_objects": json.dumps(list(options.custom_objects))}
+            "custom_objects": json.dumps(list(options.custom_objects)),
+            "readout": options.readout or "",
+            "readout_sha256": _sha256(options.readout) if options.readout else ""}
 
 
 def _nothing_to_do(run, store):
@@ -247,8 +251,11 @@ def _create(run, engine, job, info):
     data, seed = run.data, run.options.seed
     fit_indices = np.sort(np.random.RandomState(seed).choice(
         len(data), min(len(data), run.options.fit_samples), replace=False))
-    run.options.log("Estimating the feature statistics of layer {} on {} items".format(
-        info["layer"], len(fit_indices)))
+    if run.options.readout:     # the readout file holds its statistics
+        fit_indices = fit_indices[:0]
+    else:
+        run.options.log("Estimating the feature statistics of layer {} on {} items".format(
+            info["layer"], len(fit_indices)))
     prepared = engine.prepare(job, data.items(fit_indices))
     created = dict(run.attrs, layer=info["layer"], softmax_removed=info["softmax_removed"],
                    input_shape=list(info["input_shape"]), n_classes=info["n_classes"],

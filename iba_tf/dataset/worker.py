@@ -48,6 +48,9 @@ class Job:
         custom_objects (tuple): ``"module:attr"`` specs the model needs.
         tf_threads (int): TensorFlow threads per worker; None: cores / workers on the host.
         host_workers (tuple): ``(host, number of workers)`` pairs, for ``tf_threads=None``.
+        readout (str): absolute path of a trained readout file; None: the Per-Sample
+            Bottleneck.
+        readout_sha256 (str): its hash (part of the cache key).
     """
     model: str
     model_sha256: str
@@ -59,12 +62,15 @@ class Job:
     custom_objects: tuple = ()
     tf_threads: typing.Optional[int] = None
     host_workers: tuple = ()
+    readout: typing.Optional[str] = None
+    readout_sha256: str = ""
 
     def model_key(self):
         """What identifies a loaded model and analyzer (threads and class indices do not;
         whether the predicted classes are explained does: it is the analyzer's mode)."""
         return (self.model, self.model_sha256, self.layer, self.custom_objects,
-                self.hyperparameters, self.targets == "predicted")
+                self.hyperparameters, self.targets == "predicted", self.readout,
+                self.readout_sha256)
 
 
 def _session_config(threads):
@@ -102,7 +108,7 @@ class Explainer:
         start = time.time()
         self.job = job
         config = _session_config(tf_threads)
-        from ..tensorflow_v1.model_analyzer import ModelAnalyzer
+        from ..tensorflow_v1.model_analyzer import ModelAnalyzer, ReadoutModelAnalyzer
         from ..tensorflow_v1.models import image_input_shape, load_keras_model
         model = load_keras_model(job.model, job.custom_objects)
         try:
@@ -110,10 +116,13 @@ class Explainer:
         except DatasetError as error:
             raise DatasetError("{}; explain-dataset needs images of a fixed size (height, "
                                "width, 1 or 3 channels)".format(error))
-        self.explainer = ModelAnalyzer.build(
-            model, job.layer, explain_predicted=job.targets == "predicted",
-            copy_session_config=config, **dict(job.hyperparameters))
-        self.analyzer = self.explainer.analyzer
+        if job.readout:
+            self.explainer = ReadoutModelAnalyzer.load(model, job.readout, job.layer)
+        else:
+            self.explainer = ModelAnalyzer.build(
+                model, job.layer, explain_predicted=job.targets == "predicted",
+                copy_session_config=config, **dict(job.hyperparameters))
+        self.analyzer = getattr(self.explainer, "analyzer", None)   # None for a readout
         self.info = {"input_shape": input_shape, "n_classes": self.explainer.n_classes,
                      "layer": self.explainer.layer,
                      "softmax_removed": self.explainer.softmax_removed,
@@ -130,6 +139,8 @@ class Explainer:
             tuple: ``(state, n_used)``: the analyzer's statistics (``state_dict()``) and the
             number of items they are estimated on.
         """
+        if self.analyzer is None:       # a readout: its file holds the statistics
+            return {"estimator": {"n": 0}, "defaults": {}}, 0
         used = 0
         with self.lock:
             for start in range(0, len(items), FIT_BLOCK):
@@ -190,7 +201,8 @@ class Explainer:
                   "predicted": np.full(n, -1, dtype=np.int64),
                   "bits": np.full(n, np.nan), "seconds": np.zeros(n), "error": [""] * n}
         with self.lock:
-            if state is not None and state_token != self.state_token:
+            if self.analyzer is not None and state is not None and \
+                    state_token != self.state_token:
                 self.analyzer.load_state_dict(state)
                 self.state_token = state_token
             images, readable = [], []

@@ -1,6 +1,7 @@
 """A loaded classifier and its IBA analyzer: model -> logits -> layer -> analyzer, once.
 
-Used by ``iba-tf explain`` and by the data-set workers of ``iba-tf explain-dataset``.
+Used by ``iba-tf explain`` and by the data-set workers of ``iba-tf explain-dataset``;
+:class:`ReadoutModelAnalyzer` is the same for a trained Readout Bottleneck (``--readout``).
 
 Example:
     >>> explainer = ModelAnalyzer.build(load_keras_model("vgg16.h5"), steps=10)
@@ -8,15 +9,18 @@ Example:
     >>> maps, targets, predicted = explainer.explain(x_test[:4])
 """
 import dataclasses
+import os
+import typing
 
 import numpy as np
 
+from ..errors import InputError
 from .compat import keras
 from .innvestigate_analyzer import IBACopyInnvestigate
 from .models import check_layer, default_feature_layer, is_softmax, model_wo_softmax, \
     targets_per_row
 
-__all__ = ["ModelAnalyzer"]
+__all__ = ["ModelAnalyzer", "ReadoutModelAnalyzer", "logits_of"]
 
 
 @dataclasses.dataclass
@@ -93,3 +97,79 @@ class ModelAnalyzer:
         targets = targets_per_row(targets, len(x), self.n_classes, keys=keys)
         maps, logits = self.analyzer.analyze(x, targets, return_predictions=True)
         return maps.astype(np.float32), targets, np.asarray(logits).argmax(axis=1)
+
+
+def logits_of(model):
+    """``(logits model, whether a softmax was removed)`` of a classifier with one output."""
+    softmax = is_softmax(model)
+    return (model_wo_softmax(model) if softmax else model), softmax
+
+
+@dataclasses.dataclass
+class ReadoutModelAnalyzer:
+    """A model's logits and a trained :class:`~iba_tf.IBAReadout` loaded for them.
+
+    Explains a batch in one pass (no optimisation per input), always for the model's own
+    prediction: the readout sees no class index. Same interface as :class:`ModelAnalyzer`.
+
+    Attributes:
+        readout (IBAReadout): the loaded readout.
+        logits_model (keras.Model): the model, or its logits if it ends with a softmax.
+        layer (str): the readout's attach layer.
+        softmax_removed (bool): whether the model's softmax was removed.
+        n_classes (int): the model's outputs.
+        explain_predicted (bool): always True.
+
+    Example:
+        >>> explainer = ReadoutModelAnalyzer.load(load_keras_model("cnn.h5"), "readout.npz")
+        >>> maps, targets, predicted = explainer.explain(x_test[:64])
+    """
+    readout: typing.Any
+    logits_model: keras.models.Model
+    layer: str
+    softmax_removed: bool
+    n_classes: int
+    explain_predicted: bool = True
+
+    @classmethod
+    def load(cls, model, path, layer=None):
+        """Loads the readout saved in ``path`` (by ``IBAReadout.save``) for ``model``'s logits.
+
+        Args:
+            model (keras.Model): the classifier (a softmax is removed, as for training).
+            path (str): the readout file.
+            layer (str): None, or the attach layer the readout must have (``--layer``).
+
+        Raises:
+            iba_tf.errors.InputError: the file is missing, no readout file, saved for another
+                model, or attached after another layer than ``layer``.
+        """
+        from .readout import IBAReadout
+        if not os.path.isfile(path):
+            raise InputError("readout file not found: {}; train one with 'iba-tf "
+                             "train-readout'".format(path))
+        logits, softmax = logits_of(model)
+        try:
+            readout = IBAReadout.load(path, logits)
+        except ValueError as error:
+            raise InputError(str(error).strip().splitlines()[0]) from None
+        if layer is not None and layer != readout.attach_layer:
+            raise InputError("--layer {} does not fit the readout {}, which is attached after "
+                             "layer {}; drop --layer or train a readout for {}".format(
+                                 layer, path, readout.attach_layer, layer))
+        return cls(readout, logits, readout.attach_layer, softmax,
+                   int(logits.output.shape[-1]))
+
+    def explain(self, x, targets=None, keys=None):
+        """Explains a batch in one pass; returns ``(maps, predicted, predicted)``.
+
+        Raises:
+            iba_tf.errors.InputError: ``targets`` given (the readout explains no chosen class).
+        """
+        if targets is not None:
+            raise InputError("the readout explains the model's prediction (it sees no class "
+                             "index); drop the target, or explain a chosen class without "
+                             "--readout")
+        maps = self.readout.analyze(x)
+        predicted = np.asarray(self.logits_model.predict(x)).argmax(axis=1)
+        return maps.astype(np.float32), predicted, predicted
