@@ -8,9 +8,15 @@ venv:
 demo: venv
 	$(PY) -m iba_tf.demo --out demo_output
 
+# The TensorFlow suite runs on both stacks (each prints its own pass/fail counts), then the
+# PyTorch port's tests; every part runs even where an earlier one fails.
 test: venv
-	$(PY) -m pytest tests
-	bash scripts/torch_tests.sh
+	@status=0; \
+	echo "== TensorFlow suite on the TF 1.15 stack (.venv, Python 3.7) =="; \
+	$(PY) -m pytest tests -q || status=1; \
+	bash scripts/tf2_tests.sh || status=1; \
+	bash scripts/torch_tests.sh || status=1; \
+	exit $$status
 
 benchmark: venv
 	$(PY) benchmarks/welford_fit.py
@@ -20,4 +26,4 @@ benchmark: venv
 	$(PY) benchmarks/attribution_quality.py
 
 clean:
-	rm -rf .venv demo_output .pytest_cache
+	rm -rf .venv .venv-tf2 demo_output .pytest_cache
