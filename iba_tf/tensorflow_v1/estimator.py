@@ -1,6 +1,6 @@
 """TFWelfordEstimator: fits a feature's mean/std by running a TensorFlow session."""
 
-from .compat import tf
+from .compat import tf, require_graph_mode
 from ..utils import get_tqdm
 from ..welford import WelfordEstimator
 from .session import resolve_session
@@ -34,6 +34,7 @@ class TFWelfordEstimator(WelfordEstimator):
         self.graph = graph
 
     def _feature(self):
+        require_graph_mode("TFWelfordEstimator")
         if self.feature_name is None:
             raise RuntimeError("This TFWelfordEstimator has no feature_name to fit.")
         graph = self.graph or tf.get_default_graph()
