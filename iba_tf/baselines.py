@@ -187,7 +187,7 @@ class Gradient(_TFAnalyzer):
         self._build()
 
     def _build(self):
-        import tensorflow as tf
+        from .tensorflow_v1.compat import tf
         output = self._model.output
         with output.graph.as_default(), tf.name_scope("iba_tf_{}".format(
                 type(self).__name__.lower())):
@@ -339,7 +339,7 @@ class IntegratedGradients(Gradient):
         self._index_gradient_op = self._gradient
         if self._neuron_selection_mode == "max_activation":
             # the explained output is fixed at X: build the 'index' gradient as well
-            import tensorflow as tf
+            from .tensorflow_v1.compat import tf
             output = self._model.output
             with output.graph.as_default(), tf.name_scope("iba_tf_integratedgradients_index"):
                 flat = tf.reshape(output, [-1, self._n_outputs()])

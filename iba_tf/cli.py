@@ -33,8 +33,9 @@ def quiet_tensorflow():
     warnings.filterwarnings("ignore")
     with contextlib.redirect_stderr(io.StringIO()):
         import keras  # noqa: F401  (prints "Using TensorFlow backend." on stderr)
-        import tensorflow as tf
-    tf.compat.v1.logging.set_verbosity(tf.compat.v1.logging.ERROR)
+        from .tensorflow_v1.compat import tf, use_graph_mode
+    tf.logging.set_verbosity(tf.logging.ERROR)
+    use_graph_mode()            # the command and its workers are programs, not library calls
 
 
 def _custom_objects(specs):
@@ -74,7 +75,7 @@ def candidate_layers(model):
     import keras
     layers = []
     for layer in model.layers[:-1]:
-        if isinstance(layer, keras.engine.InputLayer):
+        if isinstance(layer, keras.layers.InputLayer):
             continue
         try:
             shape = layer.output_shape

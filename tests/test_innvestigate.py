@@ -4,7 +4,7 @@ import innvestigate.utils
 import keras
 import numpy as np
 import pytest
-from innvestigate.tools import Perturbation, PerturbationAnalysis
+from innvestigate.tools.perturbate import Perturbation, PerturbationAnalysis
 
 import iba_tf
 from iba_tf import IBACopyInnvestigate, model_wo_softmax

@@ -72,11 +72,10 @@ def _session_config(threads):
     quiet_tensorflow()
     if threads is None:
         return None
-    import keras.backend as K
-    import tensorflow as tf
+    from ..tensorflow_v1.compat import tf, set_session
     config = tf.ConfigProto(intra_op_parallelism_threads=threads,
                             inter_op_parallelism_threads=min(2, threads))
-    K.set_session(tf.Session(config=config))
+    set_session(tf.Session(config=config))
     return config
 
 

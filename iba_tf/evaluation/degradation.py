@@ -133,7 +133,8 @@ def baseline_images(X, baseline="blur", blur_sigma=None, tile_size=8):
 
 
 def _perturbation(tile_size):
-    from innvestigate.tools import Perturbation
+    # innvestigate.tools exports it in 1.0.9 only; the module holds it in 1.0.9 and 2
+    from innvestigate.tools.perturbate import Perturbation
     # "constant" padding adds zeros: a partial tile at the border sums what lies in the image
     return Perturbation("zeros", region_shape=(tile_size, tile_size), reduce_function=np.sum,
                         aggregation_function=np.sum, pad_mode="constant")

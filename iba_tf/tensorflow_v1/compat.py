@@ -20,11 +20,8 @@ tf = _tensorflow.compat.v1
 #: True on the TensorFlow 2 stack (TensorFlow 2.x with its bundled Keras, graph mode).
 TF2 = int(_tensorflow.__version__.split(".")[0]) >= 2
 
-__all__ = ["tf", "keras", "K", "TF2", "InputLayer", "EagerExecutionError", "require_graph_mode",
-           "get_session"]
-
-#: The Keras class of a model's input layers (``keras.engine.InputLayer`` is Keras 2.3.1 only).
-InputLayer = keras.layers.InputLayer
+__all__ = ["tf", "keras", "K", "TF2", "EagerExecutionError", "require_graph_mode",
+           "get_session", "set_session", "use_graph_mode", "cond"]
 
 
 class EagerExecutionError(RuntimeError):
@@ -56,3 +53,43 @@ def get_session():
         # Keras 2.14 keeps its session only in the TensorFlow 1 API of its backend.
         return tf.keras.backend.get_session()
     return K.get_session()
+
+
+
+def set_session(session):
+    """Makes ``session`` the one Keras runs its models in."""
+    if TF2:
+        tf.keras.backend.set_session(session)
+    else:
+        K.set_session(session)
+
+
+def use_graph_mode():
+    """Disables eager execution on TensorFlow 2, for iba_tf's own programs only.
+
+    The ``iba-tf`` command, its Dask workers and the demo are programs: they start TensorFlow
+    themselves, so they choose graph mode as a user of the library would. Library calls never
+    call this (see :func:`require_graph_mode`).
+    """
+    if TF2:
+        tf.disable_eager_execution()
+
+
+def cond(pred, true_fn, false_fn, name=None):
+    """``tf.cond`` built as TensorFlow 1 builds it (Switch/Merge ops in the graph itself).
+
+    TensorFlow 2 builds ``tf.compat.v1.cond`` as a functional ``If`` op whose branches are
+    separate function graphs even with eager execution disabled: a tensor made inside a
+    branch cannot be used outside it, and a branch cannot run an op of the outer graph. The
+    bottleneck needs both (the gradient with respect to the alpha read inside the noisy branch;
+    a branch that runs a variable's initializer). TensorFlow 2 still builds the TensorFlow 1
+    form while control flow v2 is switched off: it is switched off for this one call and back
+    on at once (graph building is not thread-safe anyway).
+    """
+    if not TF2 or not tf.control_flow_v2_enabled():
+        return tf.cond(pred, true_fn, false_fn, name=name)
+    tf.disable_control_flow_v2()
+    try:
+        return tf.cond(pred, true_fn, false_fn, name=name)
+    finally:
+        tf.enable_control_flow_v2()

@@ -33,7 +33,7 @@ def default_feature_layer(model):
     input_shape = keras.backend.int_shape(model.input)
     spatial = input_shape[1:-1]
     candidates = [layer for layer in model.layers[1:-1] if not isinstance(
-        layer, keras.engine.InputLayer)]
+        layer, keras.layers.InputLayer)]
     if spatial and all(spatial):
         with_axes = [layer for layer in candidates
                      if len(layer.output_shape) == len(input_shape)]

@@ -4,7 +4,7 @@ import contextlib
 
 import numpy as np
 
-from .compat import tf, keras, K
+from .compat import tf, keras, K, cond
 from ..utils import get_tqdm
 from .. import hyperparameters
 from ..smoothing import smoothing_matrix
@@ -180,7 +180,7 @@ class IBALayer(keras.layers.Layer):
             # runs: a Keras variable is, by Keras' session (and by global_variables_initializer).
             # The other variables are read only while the flow is restricted.
             parts.restrict_flow = K.variable(False, dtype="bool", name="restrict_flow")
-            parts.initialize_flag = tf.cond(
+            parts.initialize_flag = cond(
                 tf.is_variable_initialized(parts.restrict_flow), tf.no_op,
                 lambda: tf.group(parts.restrict_flow.initializer))
             parts.flag_value = tf.placeholder(tf.bool, (), name="restrict_flow_value")
@@ -225,7 +225,7 @@ class IBALayer(keras.layers.Layer):
         parts = self._tf
         restricted = tf.logical_or(parts.analyzing, parts.restrict_flow)
         branch_alpha = []
-        outputs = tf.cond(restricted, lambda: self._restricted_feature(inputs, branch_alpha),
+        outputs = cond(restricted, lambda: self._restricted_feature(inputs, branch_alpha),
                           lambda: tf.identity(inputs))
         outputs.set_shape(inputs.shape)
         self._calls.append(_Call(inputs, outputs, branch_alpha[0]))
