@@ -98,7 +98,7 @@ class IBACopy(IBALayer):
                                              name=tensor.op.name.replace("/", "_") + "_fed")
                 self._copy_fed.append(placeholder)
                 # batch-shaped inputs are repeated like the feature: one row per noise sample
-                batched = tensor.shape.ndims and tensor.shape[0].value is None
+                batched = tensor.shape.ndims and tf.dimension_value(tensor.shape[0]) is None
                 input_map[tensor.name] = (ops.repeat_rows(placeholder, self._tf.noise_samples)
                                           if batched else placeholder)
             variable_names = [op.name + ":0" for op in tail.variables]
@@ -331,7 +331,7 @@ class _Transfer:
         with copy_graph.as_default():
             copy_value = (tf.raw_ops.ReadVariableOp(resource=copy_variable, dtype=dtype)
                           if resource else copy_variable)
-        rows = shape[0].value if shape.ndims else None
+        rows = tf.dimension_value(shape[0]) if shape.ndims else None
         n_pieces = min(rows or 1, -(-self.nbytes // TRANSFER_BYTES) or 1)
         if n_pieces == 1:
             self.allocation = None

@@ -1,4 +1,6 @@
 """IBACopyInnvestigate: the Per-Sample Bottleneck as an innvestigate analyzer."""
+import inspect
+
 import numpy as np
 from innvestigate.analyzer.base import AnalyzerBase
 
@@ -18,6 +20,9 @@ SAMPLES_PER_RUN = 8
 # Samples per session run while estimating the statistics with fit(X).
 FIT_BATCH = 32
 OUTPUTS = ("saliency", "input")
+# innvestigate 2 keeps neuron_selection_mode in AnalyzerBase's own state; 1.0.9 does not.
+_BASE_HAS_SELECTION = "neuron_selection_mode" in inspect.signature(
+    AnalyzerBase.__init__).parameters
 
 
 def default_feature_layer(model):
@@ -141,6 +146,7 @@ class IBACopyInnvestigate(IBACopy, AnalyzerBase):
         # Not through Keras' attribute tracking: the model is not a part of this layer.
         object.__setattr__(self, "_model", model)
         object.__setattr__(self, "_disable_model_checks", disable_model_checks)
+        object.__setattr__(self, "_model_checks", [])  # innvestigate 2 sets it in its __init__
         self._do_model_checks()
         self._neuron_selection_mode = neuron_selection_mode
         self._feature_name = feature_name
@@ -266,7 +272,8 @@ class IBACopyInnvestigate(IBACopy, AnalyzerBase):
         estimator_state = state.pop("estimator")
         estimator = WelfordEstimator().load_state_dict(estimator_state) \
             if estimator_state["n"] else None
-        kwargs = dict(neuron_selection_mode=state.pop("neuron_selection_mode"),
+        selection = state.get if _BASE_HAS_SELECTION else state.pop  # the base pops it too
+        kwargs = dict(neuron_selection_mode=selection("neuron_selection_mode"),
                       feature_name=state.pop("feature_name"), estimator=estimator,
                       feature_mean=state.pop("feature_mean"),
                       feature_std=state.pop("feature_std"),

@@ -4,7 +4,7 @@ import contextlib
 
 import numpy as np
 
-from .compat import tf, keras, K, cond
+from .compat import tf, keras, K, cond, require_graph_mode
 from ..utils import get_tqdm
 from .. import hyperparameters
 from ..smoothing import smoothing_matrix
@@ -157,6 +157,7 @@ class IBALayer(keras.layers.Layer):
     # ------------------------------------------------------------------ keras
     def build(self, input_shape):
         """Creates the bottleneck's variables for a feature of shape ``input_shape``."""
+        require_graph_mode("IBALayer")
         feature_shape = tuple(input_shape[1:])
         if any(dim is None for dim in feature_shape) or not feature_shape:
             raise ValueError(
