@@ -169,7 +169,8 @@ def test_create_analyzer_falls_back_with_the_reason():
     model = lambda_model()
     x = np.random.rand(2, 8, 8, 1).astype("float32")
     # innvestigate 1.0.9 spells it "Lamda", innvestigate 2 "Lambda"
-    with pytest.warns(UserWarning, match=r"innvestigate cannot analyze .*'gradient'.*Lamb?da layers "
+    with pytest.warns(UserWarning, match=r"innvestigate cannot analyze .*'gradient'.*"
+                                         r"Lamb?da layers "
                                          r"are not allowed.*iba_tf\.baselines\.Gradient"):
         analyzer = create_analyzer("gradient", model, neuron_selection_mode="index")
     assert isinstance(analyzer, Gradient) and re.search("Lamb?da layers", analyzer.fallback_reason)
