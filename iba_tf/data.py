@@ -375,7 +375,9 @@ def train_mnist_cnn(x, y, epochs=5, seed=0, with_iba=False, batch_size=64, verbo
         tf.compat.v1.set_random_seed(seed)
         model = build_mnist_cnn(with_iba=with_iba, input_shape=x.shape[1:], classes=classes,
                                 seed=seed)
-        model.compile(keras.optimizers.Adam(1e-3),
+        # Keras 2.14 trains graph-mode models only with its legacy optimizers
+        adam = getattr(keras.optimizers, "legacy", keras.optimizers).Adam
+        model.compile(adam(1e-3),
                       keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                       metrics=["accuracy"])
         if fit:
