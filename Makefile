@@ -6,7 +6,7 @@ venv:
 	@bash scripts/setup_venv.sh
 
 demo: venv
-	$(PY) -m iba_tf.demo --out demo_output
+	$(PY) -m iba_tf.examples.demo --out demo_output
 
 # The TensorFlow suite runs on both stacks (each prints its own pass/fail counts), then the
 # PyTorch port's tests; every part runs even where an earlier one fails.

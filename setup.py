@@ -29,10 +29,11 @@ setup(
         # CUDA 11.8 and cuDNN 8.6 come as pip packages with this extra (requirements-gpu-tf2.txt)
         "tf2-gpu": ["tensorflow[and-cuda]==2.14.*"] + TF2_PINS,
         "torch": ["torch>=1.10"],
-        # the last releases that support Python 3.7
-        "dask": ["dask==2022.2.0", "distributed==2022.2.0"],
-        # the same on the TensorFlow 2 stack (Python 3.11)
-        "dask-tf2": ["dask==2023.12.1", "distributed==2023.12.1"],
+        # the last releases that support Python 3.7; their dask-scheduler / dask-worker
+        # commands need click < 8.1
+        "dask": ["dask==2022.2.0", "distributed==2022.2.0", "click>=8.0,<8.1"],
+        # the TensorFlow 2 stack (Python 3.11): releases whose commands start there
+        "dask-tf2": ["dask==2023.9.3", "distributed==2023.9.3", "click==8.1.7"],
         "dev": ["pytest", "pillow", "future"],
     },
     entry_points={"console_scripts": ["iba-tf=iba_tf.cli:main"]},

@@ -69,7 +69,7 @@ def measure_layer(name, model, images, pairs):
     target = iba.set_classification_loss(model.output)
     iba.fit({model.input: images})
     defaults = iba.get_default()
-    feature_input = iba._loss["call"].inputs
+    feature_input = iba._objective.application.inputs
     floor_target, gradient = floor_gradient(model.output, feature_input)
     feature = session.run(feature_input, {model.input: images[:1]})
     feed = {feature_input: np.repeat(feature, defaults["batch_size"], 0),

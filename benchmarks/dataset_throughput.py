@@ -1,9 +1,14 @@
-"""Throughput of explain-dataset with 1 and with 2 local Dask workers (issue 9).
+"""Throughput of explain-dataset with 1 and 2 local Dask workers, and on an external cluster.
 
 Explains the same images (random, saved as an .npy file) with a small CNN, once with one
 local worker and once with two, and prints the ratio of the throughputs (items per second
 of the explaining phase, after the start-up; the start-up is printed separately). Target:
-at least 1.7x on a quiet machine with 2 cores.
+at least 1.7x on a quiet machine with 2 cores (issue 9).
+
+Then, right after the 2-worker LocalCluster, the same run on an external cluster: the
+``dask-scheduler`` and ``dask-worker --nworkers 2 --nthreads 1`` commands started as processes
+on 127.0.0.1 (``--scheduler``), and prints its throughput over the LocalCluster's. Target:
+at least 0.9x (issue 19). ``--no-external`` skips it.
 
 By default every worker gets one TensorFlow thread (--tf-threads 1), so the ratio measures
 how the workers scale; ``--tf-threads auto`` uses the command's default (cores / workers:
@@ -12,7 +17,8 @@ the 1-worker run then gets all cores as threads).
     .venv/bin/python benchmarks/dataset_throughput.py            # 64 images
     .venv/bin/python benchmarks/dataset_throughput.py --images 8  # a quick check
 
-The last line reads ``dataset explain throughput 2 workers / 1 worker = 1.85x``.
+The last lines read ``dataset explain throughput 2 workers / 1 worker = 1.85x`` and
+``dataset explain throughput external cluster / LocalCluster (2 workers) = 0.97x``.
 """
 import argparse
 import os
@@ -38,15 +44,40 @@ def build_model(path, size, classes=10):
     keras.backend.clear_session()
 
 
-def run(model, images, out, workers, args):
-    """Explains every image with ``workers`` local workers; returns the RunSummary."""
+def run(model, images, out, workers, args, scheduler=None):
+    """Explains every image with ``workers`` local workers (or on the cluster of
+    ``scheduler``); returns the RunSummary."""
     from iba_tf.dataset import explain_dataset
     return explain_dataset(
         model, images, out, layer="pool1", targets="predicted", preprocess="unit",
         steps=args.steps, batch_size=args.batch_size, fit_samples=min(64, args.images),
-        chunk_size=args.chunk_size, workers=workers,
+        chunk_size=args.chunk_size, workers=None if scheduler else workers,
+        scheduler=scheduler,
         tf_threads=None if args.tf_threads == "auto" else int(args.tf_threads),
         overwrite=True, progress=False, log=None)
+
+
+def report(name, summary):
+    """Prints one run's throughput and start-up."""
+    print("{}: {:.2f} items/s ({} items in {:.2f} s); start-up {:.1f} s (per-worker model "
+          "load + graph copy: {})".format(
+              name, summary.items_per_second, summary.explained, summary.explain_seconds,
+              summary.startup_seconds,
+              ", ".join("{:.1f} s".format(s) for s in summary.load_seconds)))
+
+
+def run_external(model, images, out, args):
+    """The same run on ``dask-scheduler`` + ``dask-worker --nworkers 2`` processes."""
+    from iba_tf.dataset.loopback import LoopbackCluster
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    path = os.pathsep.join([root] + [p for p in [os.environ.get("PYTHONPATH")] if p])
+    threads = "1" if args.tf_threads == "auto" else args.tf_threads
+    env = {"PYTHONPATH": path, "TF_CPP_MIN_LOG_LEVEL": "3", "OMP_NUM_THREADS": threads,
+           "MKL_NUM_THREADS": threads}
+    with LoopbackCluster(env=env) as cluster:
+        cluster.add_worker("--nworkers", "2")
+        cluster.wait_for_workers(2)
+        return run(model, images, out, 2, args, scheduler=cluster.address)
 
 
 def main(argv=None):
@@ -58,6 +89,8 @@ def main(argv=None):
     parser.add_argument("--chunk-size", type=int, default=4, help="items per task (4)")
     parser.add_argument("--tf-threads", default="1",
                         help="TensorFlow threads per worker, or 'auto' (1)")
+    parser.add_argument("--no-external", action="store_true",
+                        help="skip the external-cluster run")
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     warnings.filterwarnings("ignore")
@@ -80,12 +113,16 @@ def main(argv=None):
                           workers, args)
             assert summary.done == args.images, summary
             rates[workers] = summary.items_per_second
-            print("{} worker{}: {:.2f} items/s ({} items in {:.2f} s); start-up {:.1f} s "
-                  "(per-worker model load + graph copy: {})".format(
-                      workers, "s" if workers > 1 else " ", summary.items_per_second,
-                      summary.explained, summary.explain_seconds, summary.startup_seconds,
-                      ", ".join("{:.1f} s".format(s) for s in summary.load_seconds)))
+            report("{} worker{}".format(workers, "s" if workers > 1 else " "), summary)
+        if not args.no_external:
+            summary = run_external(model, images, os.path.join(folder, "external.h5"), args)
+            assert summary.done == args.images, summary
+            rates["external"] = summary.items_per_second
+            report("external cluster, 2 workers", summary)
     print("dataset explain throughput 2 workers / 1 worker = {:.2f}x".format(rates[2] / rates[1]))
+    if "external" in rates:
+        print("dataset explain throughput external cluster / LocalCluster (2 workers) = "
+              "{:.2f}x".format(rates["external"] / rates[2]))
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ _TENSORFLOW_NAMES = {
     "IBALayer": "iba_tf.tensorflow_v1",
     "TFWelfordEstimator": "iba_tf.tensorflow_v1",
     "model_wo_softmax": "iba_tf.tensorflow_v1",
-    "custom_objects": "iba_tf.tensorflow_v1",
+    "custom_objects": "iba_tf.tensorflow_v1.registration",
 }
 
 __all__ = ["WelfordEstimator", "to_saliency_map", "plot_saliency_map", "get_tqdm", "ifnone",
@@ -31,21 +31,13 @@ __all__ = ["WelfordEstimator", "to_saliency_map", "plot_saliency_map", "get_tqdm
 
 
 def _register_with_keras(keras_module):
-    """Lets ``keras.models.load_model`` find IBALayer once keras is imported."""
-    import sys
-    if __name__ + ".tensorflow_v1" in sys.modules:
-        return  # it is being imported (and imported keras): it registers itself when done
-    from .tensorflow_v1 import custom_objects
-    keras_module.utils.get_custom_objects().update(custom_objects())
+    from .tensorflow_v1.registration import register_with_keras
+    register_with_keras(keras_module)
 
 
 def _register_with_innvestigate(innvestigate_module):
-    """Lets ``innvestigate.create_analyzer("iba", ...)`` find IBACopyInnvestigate."""
-    import sys
-    if __name__ + ".tensorflow_v1.innvestigate_analyzer" in sys.modules:
-        return  # being imported: it registers itself when done
-    from .tensorflow_v1.innvestigate_analyzer import register_with_innvestigate
-    register_with_innvestigate()
+    from .tensorflow_v1.registration import register_with_innvestigate
+    register_with_innvestigate(innvestigate_module)
 
 
 try:

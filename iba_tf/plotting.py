@@ -34,10 +34,7 @@ def plot_saliency_map(saliency_map, img=None, ax=None, colorbar_label="Bits / Pi
         >>> ax.figure.savefig("saliency.png")
     """
     import matplotlib.pyplot as plt
-    from matplotlib import cm, colors
-    from mpl_toolkits.axes_grid1 import axes_size, make_axes_locatable
-
-    from .utils import to_unit_interval
+    from matplotlib import colors
 
     saliency_map = np.asarray(saliency_map, dtype=np.float64)
     if saliency_map.ndim != 2:
@@ -48,31 +45,42 @@ def plot_saliency_map(saliency_map, img=None, ax=None, colorbar_label="Bits / Pi
     vmax = float(saliency_map.max()) if vmax is None else float(vmax)
     norm = colors.Normalize(vmin=0, vmax=vmax if vmax > 0 else 1.0)
     cmap = plt.get_cmap("jet")
-
     if img is None:
         ax.imshow(saliency_map, cmap=cmap, norm=norm)
     else:
-        img = np.asarray(img)
-        if img.shape[:2] != saliency_map.shape:
-            raise ValueError("img of shape {} does not match the saliency map's shape {}."
-                             .format(img.shape, saliency_map.shape))
-        if img.ndim == 3 and img.shape[-1] == 1:
-            img = img[..., 0]
-        if img.dtype != np.uint8:
-            img = to_unit_interval(img)
-        ax.imshow(img, cmap="gray" if img.ndim == 2 else None)
-        relevance = np.clip(norm(saliency_map), 0, 1)
-        overlay = cmap(relevance)
-        overlay[..., 3] = min_alpha + (max_alpha - min_alpha) * relevance
-        ax.imshow(overlay)
+        _show_over_image(ax, saliency_map, img, norm, cmap, min_alpha, max_alpha)
     ax.set_xticks([])
     ax.set_yticks([])
+    _add_colorbar(ax, saliency_map, norm, cmap, colorbar_label, colorbar_fontsize,
+                  colorbar_size, colorbar_pad)
+    return ax
 
+
+def _show_over_image(ax, saliency_map, img, norm, cmap, min_alpha, max_alpha):
+    """Shows ``img``, then the map's colours with an opacity that grows with the relevance."""
+    from .utils import to_unit_interval
+    img = np.asarray(img)
+    if img.shape[:2] != saliency_map.shape:
+        raise ValueError("img of shape {} does not match the saliency map's shape {}."
+                         .format(img.shape, saliency_map.shape))
+    if img.ndim == 3 and img.shape[-1] == 1:
+        img = img[..., 0]
+    if img.dtype != np.uint8:
+        img = to_unit_interval(img)
+    ax.imshow(img, cmap="gray" if img.ndim == 2 else None)
+    relevance = np.clip(norm(saliency_map), 0, 1)
+    overlay = cmap(relevance)
+    overlay[..., 3] = min_alpha + (max_alpha - min_alpha) * relevance
+    ax.imshow(overlay)
+
+
+def _add_colorbar(ax, saliency_map, norm, cmap, label, fontsize, size, pad):
+    """A colour bar of fixed width (inches) right of ``ax``."""
+    from matplotlib import cm
+    from mpl_toolkits.axes_grid1 import axes_size, make_axes_locatable
     divider = make_axes_locatable(ax)
-    cax = divider.append_axes("right", size=axes_size.Fixed(colorbar_size),
-                              pad=axes_size.Fixed(colorbar_pad))
+    cax = divider.append_axes("right", size=axes_size.Fixed(size), pad=axes_size.Fixed(pad))
     mappable = cm.ScalarMappable(norm=norm, cmap=cmap)
     mappable.set_array(saliency_map)
     colorbar = ax.figure.colorbar(mappable, cax=cax)
-    colorbar.set_label(colorbar_label, fontsize=colorbar_fontsize)
-    return ax
+    colorbar.set_label(label, fontsize=fontsize)

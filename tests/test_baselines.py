@@ -187,8 +187,8 @@ def test_create_analyzer_falls_back_with_the_reason():
 
 
 def test_create_analyzer_on_the_fer_model():
-    """The real case: innvestigate cannot rebuild the emotion model for LRP."""
-    from iba_tf.data import load_fer_model
+    """The real case: innvestigate cannot rebuild the emotion model (1.0.9 for LRP, 2 at all)."""
+    from iba_tf.examples.data import load_fer_model
     model = load_fer_model()
     faces = np.random.RandomState(0).uniform(-1, 1, (2, 64, 64, 1)).astype("float32")
     # innvestigate 1.0.9 fails to rebuild its layers, innvestigate 2 on its duplicate names

@@ -184,7 +184,7 @@ def test_state_dict_names_the_tensors(cnn_copy):
 
 @pytest.mark.parametrize("group_bytes", [1000, 2 ** 30])
 def test_variables_are_copied_in_groups(monkeypatch, group_bytes):
-    from iba_tf.tensorflow_v1 import copy as copy_module
+    from iba_tf.tensorflow_v1 import transfer as copy_module
     monkeypatch.setattr(copy_module, "TRANSFER_BYTES", group_bytes)
     model = plain_cnn()
     images = np.random.rand(8, 32, 32, 3).astype("float32")
@@ -217,7 +217,7 @@ def test_variables_are_copied_in_groups(monkeypatch, group_bytes):
 
 def test_large_reference_variables_are_copied_in_slices(monkeypatch):
     """A graph of plain (reference, not resource) variables, the larger one sliced."""
-    from iba_tf.tensorflow_v1 import copy as copy_module
+    from iba_tf.tensorflow_v1 import transfer as copy_module
     monkeypatch.setattr(copy_module, "TRANSFER_BYTES", 40 * 4)
     rng = np.random.RandomState(0)
     inputs = tf.placeholder(tf.float32, [None, 6])

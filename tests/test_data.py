@@ -1,10 +1,10 @@
-"""iba_tf.data: the offline loaders and the small MNIST CNN."""
+"""iba_tf.examples.data: the offline loaders and the small MNIST CNN."""
 import types
 
 import numpy as np
 import pytest
 
-from iba_tf import data
+from iba_tf.examples import data, mnist_cnn
 
 
 def test_load_mnist_split_is_stratified_disjoint_and_repeatable():
@@ -88,20 +88,20 @@ def test_sample_image_errors():
 def test_train_mnist_cnn_is_repeatable_and_can_hold_an_iba_layer():
     import keras
     x_train, y_train, x_test, y_test = data.load_mnist(test_size=100)
-    model = data.train_mnist_cnn(x_train[:600], y_train[:600], epochs=1, seed=3)
+    model = mnist_cnn.train_mnist_cnn(x_train[:600], y_train[:600], epochs=1, seed=3)
     logits = model.predict(x_test[:5])
     assert logits.shape == (5, 10) and model.layers[-1].name == "logits"
     assert not np.allclose(logits.sum(1), 1)                  # logits, not probabilities
     weights = model.get_weights()
     keras.backend.clear_session()
-    again = data.train_mnist_cnn(x_train[:600], y_train[:600], epochs=1, seed=3)
+    again = mnist_cnn.train_mnist_cnn(x_train[:600], y_train[:600], epochs=1, seed=3)
     for a, b in zip(weights, again.get_weights()):
         np.testing.assert_array_equal(a, b)
     keras.backend.clear_session()
-    with_iba = data.train_mnist_cnn(x_train[:200], y_train[:200], epochs=1, with_iba=True)
+    with_iba = mnist_cnn.train_mnist_cnn(x_train[:200], y_train[:200], epochs=1, with_iba=True)
     iba = with_iba.get_layer("iba")
     assert with_iba.layers.index(iba) == 2                    # after the second convolution
     with pytest.raises(ValueError, match="epochs must be an int >= 1"):
-        data.train_mnist_cnn(x_train[:10], y_train[:10], epochs=0)
+        mnist_cnn.train_mnist_cnn(x_train[:10], y_train[:10], epochs=0)
     with pytest.raises(ValueError, match="x must be images"):
-        data.train_mnist_cnn(x_train[:10, ..., 0], y_train[:10])
+        mnist_cnn.train_mnist_cnn(x_train[:10, ..., 0], y_train[:10])

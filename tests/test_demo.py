@@ -1,7 +1,7 @@
 """The demo (make demo) with a reduced setting."""
 import os
 
-from iba_tf import demo
+from iba_tf.examples import demo
 
 
 def test_demo_writes_both_figures(tmp_path, capsys):

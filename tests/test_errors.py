@@ -29,11 +29,11 @@ def test_statistics_of_the_wrong_shape_or_not_finite(cnn):
     model, iba, images = cnn
     target = iba.set_classification_loss(model.output)
     feed = {model.input: images[:1], target: 0}
-    iba._feature_mean, iba._feature_std = np.zeros((16, 16, 4)), np.ones((16, 16, 4))
+    iba._statistics.feature_mean, iba._statistics.feature_std = np.zeros((16, 16, 4)), np.ones((16, 16, 4))
     with pytest.raises(ValueError, match=r"mean .* shape \(16, 16, 4\).*\(16, 16, 8\)"):
         iba.analyze(feed)
-    iba._feature_mean, iba._feature_std = np.zeros((16, 16, 8)), np.ones((16, 16, 8))
-    iba._feature_std[3, 3, 3] = np.nan
+    iba._statistics.feature_mean, iba._statistics.feature_std = np.zeros((16, 16, 8)), np.ones((16, 16, 8))
+    iba._statistics.feature_std[3, 3, 3] = np.nan
     with pytest.raises(ValueError, match="1 NaN/inf"):
         iba.analyze(feed)
     with pytest.raises(ValueError, match="together"):

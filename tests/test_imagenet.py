@@ -1,6 +1,6 @@
 import pytest
 
-from iba_tf.imagenet import imagenet_class_names, imagenet_photos, load_application
+from iba_tf.examples.imagenet import imagenet_class_names, imagenet_photos, load_application
 
 
 def test_class_names_and_photos_ship_offline():

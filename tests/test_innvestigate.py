@@ -89,7 +89,7 @@ def test_default_feature_layer():
     assert iba_tf.tensorflow_v1.innvestigate_analyzer.default_feature_layer(
         vgg).name == "block3_pool"
     analyzer = IBACopyInnvestigate(model)
-    assert analyzer._original_feature is model.get_layer("conv2").output
+    assert analyzer.copy._original_feature is model.get_layer("conv2").output
 
 
 def test_sequences():

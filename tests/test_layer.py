@@ -73,7 +73,7 @@ def test_steps_zero_gives_the_capacity_formula_at_the_initial_alpha():
     mean = np.random.rand(16, 16, 8).astype("float32")
     std = np.random.rand(16, 16, 8).astype("float32")
     std[0, 0, 0] = 1e-5                                   # below min_std
-    iba._feature_mean, iba._feature_std = mean, std
+    iba._statistics.feature_mean, iba._statistics.feature_std = mean, std
     target = iba.set_classification_loss(model.output)
     image = np.random.rand(1, 32, 32, 3).astype("float32")
     capacity = iba.analyze({model.input: image, target: 0}, steps=0, min_std=0.05)
@@ -187,7 +187,7 @@ def test_sequence_and_dense_features():
         np.testing.assert_array_equal(model.predict(data), before)
     sequence_iba = conv1d.layers[1]
     capacity = sequence_iba.analyze({conv1d.input: np.random.randn(1, 20, 2),
-                                     sequence_iba._loss["target"]: 0})
+                                     sequence_iba._objective.target: 0})
     assert to_saliency_map(capacity, (20,)).shape == (20,)
 
 
@@ -208,7 +208,7 @@ def test_pass_mask_and_inactive_neurons_carry_no_capacity(fitted_cnn):
     assert np.all(capacity[:8] == 0) and capacity[8:][fitted_active[8:]].min() > 0
     active = np.ones((16, 16, 8))
     active[..., :4] = 0
-    iba._feature_active = active
+    iba._statistics.feature_active = active
     capacity = iba.analyze({model.input: images[:1], target: 0}, beta=0)
     assert np.all(capacity[..., :4] == 0) and capacity[..., 4:].min() > 0
 
@@ -321,7 +321,7 @@ def test_a_bottleneck_inside_a_residual_block():
     images = np.random.rand(20, 16, 16, 3).astype("float32")
     before = model.predict(images)
     target = iba.set_classification_loss(model.output)
-    assert len(iba._loss["bypass"]) == 1                 # the shortcut, not the target
+    assert len(iba._objective.bypass) == 1                 # the shortcut, not the target
     iba.fit({model.input: images})
     capacity = iba.analyze({model.input: images[:2], target: [0, 1]})
     assert capacity.shape == (2, 16, 16, 8) and np.all(np.isfinite(capacity))

@@ -49,7 +49,7 @@ def test_a_fitted_estimator_drives_an_iba_layer():
     estimator = TFWelfordEstimator(conv.output.name)
     data = np.random.randn(20, 12, 12, 2)
     estimator.fit({model.input: data})
-    iba._estimator = estimator
+    iba._statistics.estimator = estimator
     target = iba.set_classification_loss(model.output)
     assert iba.analyze({model.input: data[:1], target: 1}).shape == (10, 10, 4)
 

@@ -10,13 +10,13 @@ Both engines have the same methods; the runner drives them:
   bounded number in flight; ``result`` is :meth:`Explainer.explain`'s dict, or a message
   (str) when the chunk was lost with its workers.
 """
-import concurrent.futures
 import contextlib
 import logging
 import tempfile
 import time
 import uuid
 
+from .cluster import WorkerEvents, check_workers, connect
 from .errors import DASK_EXTRA_HINT, DatasetError, MissingDaskError
 from .worker import Explainer, cpu_count, explain_task, prepare_task, warm_up_task
 
@@ -105,11 +105,15 @@ class DaskEngine:
         scheduler (str): address of a running scheduler (e.g. ``tcp://10.0.0.1:8786``).
         tf_threads (int): TensorFlow threads per worker; None: the host's cores divided by
             its workers.
-        connect_timeout (float): seconds to wait for the scheduler and its first worker.
+        connect_timeout (float): seconds to wait for the scheduler and its first worker
+            (None: Dask's ``distributed.comm.timeouts.connect``, 30 s by default).
+        log (callable): where Dask's reports of workers leaving or joining go.
     """
 
-    def __init__(self, workers=None, scheduler=None, tf_threads=None, connect_timeout=60):
+    def __init__(self, workers=None, scheduler=None, tf_threads=None, connect_timeout=None,
+                 log=None):
         self._distributed = import_distributed()
+        self.log = log or (lambda *args: None)
         self.workers = workers
         self.scheduler = scheduler
         self.tf_threads = tf_threads
@@ -132,13 +136,9 @@ class DaskEngine:
     def _start(self):
         distributed = self._distributed
         if self.scheduler:
-            try:
-                self.client = self._stack.enter_context(distributed.Client(
-                    self.scheduler, timeout=self.connect_timeout))
-                self.client.wait_for_workers(1, timeout=self.connect_timeout)
-            except (OSError, TimeoutError, concurrent.futures.TimeoutError) as error:
-                raise DatasetError("cannot use the Dask scheduler at {}: {}: {}".format(
-                    self.scheduler, type(error).__name__, error))
+            self.client = self._stack.enter_context(connect(
+                distributed, self.scheduler, self.connect_timeout))
+            check_workers(self.client)
             self.description = "on the Dask cluster at {}".format(self.scheduler)
         else:
             n = self.workers or cpu_count()
@@ -226,6 +226,7 @@ class DaskEngine:
         chunks = iter(chunks)
         in_flight = {}
         finished = distributed.as_completed()
+        events = WorkerEvents(client)
 
         def submit_more():
             limit = QUEUED_PER_THREAD * self._threads()
@@ -253,7 +254,11 @@ class DaskEngine:
                             chunk[0].key, chunk[-1].key))
                     future.release()
                     yield chunk, result
+                for line in events.poll():
+                    self.log(line)
                 submit_more()
+            for line in events.poll(force=True):
+                self.log(line)
         finally:
             client.cancel([future for future, _ in in_flight.values()] + [state_future],
                           force=True)

@@ -127,10 +127,10 @@ def _lost_result(chunk, map_shape, message):
             "bits": np.full(n, np.nan), "seconds": np.full(n, np.nan), "error": [message] * n}
 
 
-def _engine(workers, scheduler, tf_threads):
+def _engine(workers, scheduler, tf_threads, log):
     if workers == 0:
         return InProcessEngine(tf_threads)
-    return DaskEngine(workers=workers, scheduler=scheduler, tf_threads=tf_threads)
+    return DaskEngine(workers=workers, scheduler=scheduler, tf_threads=tf_threads, log=log)
 
 
 def explain_dataset(model, source, out, layer=None, targets="predicted", preprocess="unit",
@@ -249,7 +249,7 @@ def _run(store, attrs, data, out, layer, rule, resize, hyper, fit_samples, seed,
             return RunSummary(out, len(data), counts["done"], counts["failed"], 0, 0, 0, 0,
                               time.time() - started, 0., 0., [])
     log("Explaining {} -> {}".format(data.describe(), out))
-    with _engine(workers, scheduler, tf_threads) as engine:
+    with _engine(workers, scheduler, tf_threads, log) as engine:
         log("Workers: {}".format(engine.description))
         if hasattr(engine, "host_workers"):
             job = dataclasses.replace(job, host_workers=engine.host_workers())

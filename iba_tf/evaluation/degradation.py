@@ -249,12 +249,25 @@ def degradation_test(model, X, analyzer=None, attributions=None, targets=None, t
     replaced = baseline_images(X, baseline, blur_sigma, tile_size)
     ranks = {order: tile_ranks(maps, tile_size, order, seed) for order in ("morf", "lerf")}
     n_tiles = ranks["morf"][0].size
+    counts = _replaced_counts(n_tiles, steps)
+    scores = _scores(model, X, replaced, ranks, counts, tile_size, targets, score, batch_size,
+                     progbar)
+    settings = dict(targets=targets, tile_size=int(tile_size), baseline=_name(baseline),
+                    score=score, maps=maps)
+    return _result(counts / float(n_tiles), scores, settings)
+
+
+def _replaced_counts(n_tiles, steps):
+    """How many tiles are replaced at each evaluation point, from 0 to ``n_tiles``."""
     if steps is None:
-        counts = np.arange(n_tiles + 1)
-    else:
-        if not isinstance(steps, (int, np.integer)) or steps < 1:
-            raise ValueError("steps must be None or an int >= 1, got {!r}.".format(steps))
-        counts = np.unique(np.round(np.linspace(0, n_tiles, min(steps, n_tiles) + 1)).astype(int))
+        return np.arange(n_tiles + 1)
+    if not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise ValueError("steps must be None or an int >= 1, got {!r}.".format(steps))
+    return np.unique(np.round(np.linspace(0, n_tiles, min(steps, n_tiles) + 1)).astype(int))
+
+
+def _scores(model, X, replaced, ranks, counts, tile_size, targets, score, batch_size, progbar):
+    """The target scores ``(N, len(counts))`` per order, tiles of ``X`` taken from ``replaced``."""
     scores = {order: np.empty((len(X), len(counts))) for order in ranks}
     with get_tqdm()(total=2 * len(counts), disable=not progbar, desc="Degradation",
                     unit="step") as bar:
@@ -264,7 +277,11 @@ def degradation_test(model, X, analyzer=None, attributions=None, targets=None, t
                 scores[order][:, j] = target_scores(model, np.where(mask, replaced, X), targets,
                                                     score, batch_size)
                 bar.update(1)
-    fractions = counts / float(n_tiles)
+    return scores
+
+
+def _result(fractions, scores, settings):
+    """The normalised curves and their areas (NaN, with a warning, where they cannot be)."""
     mean_morf, mean_lerf = scores["morf"].mean(0), scores["lerf"].mean(0)
     start, end = mean_morf[0], mean_morf[-1]
     if not abs(start - end) > 1e-12 * max(1., abs(start)):
@@ -272,21 +289,21 @@ def degradation_test(model, X, analyzer=None, attributions=None, targets=None, t
                       "({:.4g}); the curves cannot be normalised (NaN). Choose another "
                       "baseline.".format(start))
         nan = float("nan")
-        return DegradationResult(fractions, np.full_like(fractions, nan),
-                                 np.full_like(fractions, nan), nan, nan,
-                                 np.full(len(X), nan), nan, nan,
-                                 scores["morf"], scores["lerf"], targets, tile_size,
-                                 _name(baseline), score, maps)
+        return DegradationResult(
+            fractions=fractions, morf=np.full_like(fractions, nan),
+            lerf=np.full_like(fractions, nan), area=nan, area_sem=nan,
+            sample_areas=np.full(len(scores["morf"]), nan), morf_area=nan, lerf_area=nan,
+            morf_scores=scores["morf"], lerf_scores=scores["lerf"], **settings)
     morf = _normalise(mean_morf, start, end)
     lerf = _normalise(mean_lerf, start, end)
     per_sample = np.trapz((scores["lerf"] - scores["morf"]) / (start - end), fractions, axis=1)
-    sem = float(per_sample.std(ddof=1) / np.sqrt(len(X))) if len(X) > 1 else float("nan")
+    n = len(per_sample)
+    sem = float(per_sample.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
     return DegradationResult(
         fractions=fractions, morf=morf, lerf=lerf, area=float(np.trapz(lerf - morf, fractions)),
         area_sem=sem, sample_areas=per_sample, morf_area=float(np.trapz(morf, fractions)),
         lerf_area=float(np.trapz(lerf, fractions)), morf_scores=scores["morf"],
-        lerf_scores=scores["lerf"], targets=targets, tile_size=int(tile_size),
-        baseline=_name(baseline), score=score, maps=maps)
+        lerf_scores=scores["lerf"], **settings)
 
 
 def _name(baseline):

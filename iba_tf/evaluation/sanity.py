@@ -28,6 +28,7 @@ Example:
     >>> result = cascading_randomization(model, analyzer, x_test[:10])
     >>> result.labels, result.mean_correlation
 """
+import contextlib
 import warnings
 from dataclasses import dataclass, field
 
@@ -125,7 +126,7 @@ def rank_correlation(a, b, mask=None):
 
 
 def _steps(model, layers, groups):
-    import keras
+    from ..tensorflow_v1.compat import keras
     if layers is None:
         chosen = weighted_layers(model)
     else:
@@ -208,43 +209,76 @@ def cascading_randomization(model, analyzer, X, targets=None, layers=None, group
         raise ValueError("X must be a non-empty batch of images (N, H, W, C), got shape {}."
                          .format(X.shape))
     steps = _steps(model, layers, groups)
-    if masks is not None:
-        masks = np.asarray(masks, dtype=bool)
-        if masks.shape != X.shape[:3]:
-            raise ValueError("masks must be boolean (N, H, W) = {}, got shape {}.".format(
-                X.shape[:3], masks.shape))
+    masks = _checked_masks(masks, X)
     targets = default_targets(model, X, targets)
-    original = to_maps(explain(analyzer, X, targets), X.shape, reduce, absolute)
+
+    def current_maps():
+        return to_maps(explain(analyzer, X, targets), X.shape, reduce, absolute)
+
+    original = current_maps()
+    with _weights_restored(model, analyzer, refit_data, on_weights_changed):
+        labels, correlations, masked, maps = _cascade(
+            steps, np.random.RandomState(seed), mode, analyzer, refit_data, on_weights_changed,
+            current_maps, original, masks, progbar)
+    return _result(labels, correlations, masked, targets, original, maps)
+
+
+def _result(labels, correlations, masked, targets, original, maps):
+    """The SanityResult of the cascade's correlations (``masked``: None without masks)."""
+    correlations, mean = _means(correlations)
+    result = SanityResult(labels=labels, correlations=correlations, mean_correlation=mean,
+                          final=float(mean[-1]), targets=targets, original_maps=original,
+                          final_maps=maps)
+    if masked is not None:
+        result.masked_correlations, result.masked_mean_correlation = _means(masked)
+        result.masked_final = float(result.masked_mean_correlation[-1])
+    return result
+
+
+def _checked_masks(masks, X):
+    if masks is None:
+        return None
+    masks = np.asarray(masks, dtype=bool)
+    if masks.shape != X.shape[:3]:
+        raise ValueError("masks must be boolean (N, H, W) = {}, got shape {}.".format(
+            X.shape[:3], masks.shape))
+    return masks
+
+
+@contextlib.contextmanager
+def _weights_restored(model, analyzer, refit_data, on_weights_changed):
+    """Restores the model's weights (and a refitted analyzer's state) on leaving, also on error."""
     saved = model.get_weights()
     saved_state = analyzer.state_dict() if refit_data is not None and hasattr(
         analyzer, "state_dict") and hasattr(analyzer, "estimator") else None
-    rng = np.random.RandomState(seed)
-    correlations, masked, labels = [], [], []
-    maps = original
     try:
-        for group in get_tqdm()(steps, disable=not progbar, desc="Randomising", unit="step"):
-            for layer in group:
-                layer.set_weights(randomize_weights(layer.get_weights(), rng, mode))
-            _after_change(analyzer, refit_data, on_weights_changed)
-            maps = to_maps(explain(analyzer, X, targets), X.shape, reduce, absolute)
-            correlations.append([rank_correlation(a, b) for a, b in zip(original, maps)])
-            if masks is not None:
-                masked.append([rank_correlation(a, b, m)
-                               for a, b, m in zip(original, maps, masks)])
-            labels.append("+".join(layer.name for layer in group))
+        yield
     finally:
         model.set_weights(saved)
         if saved_state is not None:
             analyzer.load_state_dict(saved_state)
         _after_change(analyzer, None, on_weights_changed)
-    correlations, mean = _means(correlations)
-    result = SanityResult(labels=labels, correlations=correlations, mean_correlation=mean,
-                          final=float(mean[-1]), targets=targets, original_maps=original,
-                          final_maps=maps)
-    if masks is not None:
-        result.masked_correlations, result.masked_mean_correlation = _means(masked)
-        result.masked_final = float(result.masked_mean_correlation[-1])
-    return result
+
+
+def _cascade(steps, rng, mode, analyzer, refit_data, on_weights_changed, current_maps,
+             original, masks, progbar):
+    """Randomises the ``steps`` in turn; returns labels, correlations, masked ones, last maps.
+
+    The masked correlations are None without ``masks``.
+    """
+    correlations, labels = [], []
+    masked = None if masks is None else []
+    maps = original
+    for group in get_tqdm()(steps, disable=not progbar, desc="Randomising", unit="step"):
+        for layer in group:
+            layer.set_weights(randomize_weights(layer.get_weights(), rng, mode))
+        _after_change(analyzer, refit_data, on_weights_changed)
+        maps = current_maps()
+        correlations.append([rank_correlation(a, b) for a, b in zip(original, maps)])
+        if masks is not None:
+            masked.append([rank_correlation(a, b, m) for a, b, m in zip(original, maps, masks)])
+        labels.append("+".join(layer.name for layer in group))
+    return labels, correlations, masked, maps
 
 
 def _means(correlations):

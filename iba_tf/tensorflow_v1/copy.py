@@ -5,17 +5,16 @@ import numpy as np
 
 from .compat import tf
 from . import ops
+from .bottleneck import Bottleneck
+from .explainer import BottleneckMethods
 from .graph import Tail, get_tensor
-from .layer import IBALayer
 from .session import resolve_session
+from .transfer import Transfer, copy_variables, transfer_groups
 
 __all__ = ["IBACopy"]
 
-# update_variables copies the variables in groups of about this many bytes.
-TRANSFER_BYTES = 64 * 2 ** 20
 
-
-class IBACopy(IBALayer):
+class IBACopy(BottleneckMethods):
     """Explains a model you cannot edit by copying the part of its graph after the feature.
 
     The ops between ``feature`` and ``outputs`` (the "tail") are copied with
@@ -41,9 +40,14 @@ class IBACopy(IBALayer):
         copy_session_config (tf.ConfigProto): config of the copy's new session.
         batch_size, steps, beta, learning_rate, min_std, smooth_std, normalize_beta: default
             hyperparameters, as for :class:`IBALayer`.
-        **keras_kwargs: keras layer keyword arguments such as ``name``.
+        **keras_kwargs: kept from the layer API: ``name`` names the bottleneck's scope in the
+            copied graph. IBACopy is not a Keras layer, so other layer options are refused.
 
     Call :meth:`update_variables` after you change the model's weights.
+
+    ``analyze`` runs all steps in one ``session.run`` (the tail imported once more, into a
+    ``tf.while_loop``); tails with ``tf.cond`` or stateful ops run step by step instead, as
+    :class:`IBALayer` describes (``in_graph_loop``, ``loop_fallback``).
 
     Example:
         >>> model = model_wo_softmax(keras.applications.VGG16(weights=None))
@@ -57,10 +61,14 @@ class IBACopy(IBALayer):
                  feature_active=None, graph=None, session=None, copy_session_config=None,
                  batch_size=10, steps=10, beta=10, learning_rate=1, min_std=0.01, smooth_std=1,
                  normalize_beta=True, **keras_kwargs):
-        super().__init__(estimator=estimator, feature_mean=feature_mean, feature_std=feature_std,
-                         feature_active=feature_active, batch_size=batch_size, steps=steps,
-                         beta=beta, learning_rate=learning_rate, min_std=min_std,
-                         smooth_std=smooth_std, normalize_beta=normalize_beta, **keras_kwargs)
+        unknown = sorted(set(keras_kwargs) - {"name"})
+        if unknown:
+            raise TypeError("IBACopy got unexpected keyword argument(s) {}: it is not a Keras "
+                            "layer; of the layer options only name is used.".format(unknown))
+        self._init_methods(estimator, feature_mean, feature_std, feature_active, dict(
+            batch_size=batch_size, steps=steps, beta=beta, learning_rate=learning_rate,
+            min_std=min_std, smooth_std=smooth_std, normalize_beta=normalize_beta))
+        self.name = keras_kwargs.get("name") or "iba_copy"
         if graph is None:
             graph = feature.graph if isinstance(feature, tf.Tensor) else tf.get_default_graph()
         single_output = not isinstance(outputs, (list, tuple))
@@ -87,10 +95,13 @@ class IBACopy(IBALayer):
     def _build_copy(self, config):
         tail = self._tail
         self._copy_graph = tf.Graph()
+        # a graph-level seed of the model's graph seeds the copy's noise as well
+        self._copy_graph.seed = self._original_graph.seed
         with self._copy_graph.as_default():
             feature = self._original_feature
             self._copy_feature = tf.placeholder(feature.dtype, feature.shape, name="feature")
-            restricted = self(self._copy_feature)
+            self._bottleneck = Bottleneck(feature.shape[1:].as_list(), name=self.name)
+            restricted = self._bottleneck.restrict(self._copy_feature)
             input_map = {feature.name: restricted}
             self._copy_fed = []
             for tensor in tail.fed:
@@ -99,7 +110,7 @@ class IBACopy(IBALayer):
                 self._copy_fed.append(placeholder)
                 # batch-shaped inputs are repeated like the feature: one row per noise sample
                 batched = tensor.shape.ndims and tf.dimension_value(tensor.shape[0]) is None
-                input_map[tensor.name] = (ops.repeat_rows(placeholder, self._tf.noise_samples)
+                input_map[tensor.name] = (ops.repeat_rows(placeholder, self._bottleneck.noise_samples)
                                           if batched else placeholder)
             variable_names = [op.name + ":0" for op in tail.variables]
             imported = tf.import_graph_def(
@@ -108,10 +119,10 @@ class IBACopy(IBALayer):
             self._copy_outputs = imported[:len(tail.outputs)]
             copy_variables = imported[len(tail.outputs):]
         self._transfers = [
-            _Transfer(op, self._variable_value(op), copy_variable, self._copy_graph)
+            Transfer(op, self._variable_value(op), copy_variable, self._copy_graph)
             for op, copy_variable in zip(tail.variables, copy_variables)]
         self._copy_session = tf.Session(graph=self._copy_graph, config=config)
-        self._copy_session.run(self._tf.initialize_flag)
+        self._copy_session.run(self._bottleneck.initialize_flag)
 
     def _variable_value(self, variable_op):
         """A tensor of the original graph that reads the variable.
@@ -139,39 +150,10 @@ class IBACopy(IBALayer):
         """
         local = {variable.op.name for variable in
                  self._original_graph.get_collection(tf.GraphKeys.LOCAL_VARIABLES)}
-        _Allocation.run([t.allocation for t in self._transfers if t.allocation is not None],
-                        self._copy_session)
-        for group in self._transfer_groups():
-            try:
-                _Piece.run_group(group, self._original_session, self._copy_session)
-                continue
-            except tf.errors.FailedPreconditionError:
-                pass
-            for piece in group:      # find the uninitialised variable(s)
-                try:
-                    _Piece.run_group([piece], self._original_session, self._copy_session)
-                except tf.errors.FailedPreconditionError:
-                    if piece.transfer.name in local:
-                        continue    # e.g. an IBALayer's state, assigned only while it analyzes
-                    raise RuntimeError(
-                        "The variable {} of the original model is not initialised in its "
-                        "session; initialise the model first (Keras does when it first runs "
-                        "the model, or run tf.global_variables_initializer()).".format(
-                            piece.transfer.name)) from None
+        copy_variables(self._transfers, self._original_session, self._copy_session, local)
 
     def _transfer_groups(self):
-        """The variables (or slices of large ones) in groups of up to TRANSFER_BYTES: one
-        session run per group (a run per variable costs more than the copying for models of
-        many small variables), while at most a group's values are held in numpy at once."""
-        groups, group, size = [], [], 0
-        for piece in (piece for transfer in self._transfers for piece in transfer.pieces):
-            if size + piece.nbytes > TRANSFER_BYTES:
-                groups.append(group)
-                group, size = [], 0
-            group.append(piece)
-            size += piece.nbytes
-        groups.append(group)
-        return [g for g in groups if g]
+        return transfer_groups(self._transfers)
 
     def assert_variables_equal(self):
         """Raises AssertionError naming the variables whose values differ from the original's."""
@@ -222,23 +204,33 @@ class IBACopy(IBALayer):
         """
         logits = self._copy_outputs[0] if logits is None else logits
         with self._copy_graph.as_default():
-            return super().set_classification_loss(logits, optimizer_cls)
+            return self._classification_objective(logits, optimizer_cls)
 
     def set_model_loss(self, model_loss, optimizer_cls=tf.train.AdamOptimizer):
-        """Sets a model loss built from :meth:`get_copied_outputs` (see IBALayer)."""
+        """Sets a model loss built from :meth:`get_copied_outputs`.
+
+        See :meth:`IBALayer.set_model_loss <iba_tf.IBALayer.set_model_loss>`.
+        """
         if isinstance(model_loss, tf.Tensor) and model_loss.graph is not self._copy_graph:
             raise ValueError("The model loss {} is not in the copied graph: build it from "
                              "get_copied_outputs() inside copied_session_and_graph_as_default()."
                              .format(model_loss.name))
         with self._copy_graph.as_default():
-            super().set_model_loss(model_loss, optimizer_cls)
+            self._model_objective(model_loss, optimizer_cls)
 
     def feature_shape(self):
         """Returns the shape of the feature map, without the batch axis."""
         return tuple(self._original_feature.shape[1:].as_list())
 
-    def _original_values(self, feature_feed_dict):
-        """Runs the original session once for the feature and the tensors fed to the copy."""
+    def original_values(self, feature_feed_dict):
+        """Runs the original model once up to the feature.
+
+        Returns:
+            (np.ndarray, dict): the feature value(s), and the feed of the copy's other inputs
+            (skip connections, other inputs) computed from the same feed. Pass both to
+            :meth:`predict_values` and :meth:`analyze_values` to run the model's head once for
+            both.
+        """
         values = self._original_session.run([self._original_feature] + self._tail.fed,
                                             feature_feed_dict)
         return values[0], dict(zip(self._copy_fed, values[1:]))
@@ -253,9 +245,13 @@ class IBACopy(IBALayer):
         The flow is not restricted: this equals the original model's outputs, which shows that
         the copy is faithful.
         """
-        feature, fed = self._original_values(feed_dict)
-        fed[self._copy_feature] = feature
-        outputs = self._copy_session.run(self._copy_outputs, fed)
+        return self.predict_values(*self.original_values(feed_dict))
+
+    def predict_values(self, feature, fed):
+        """Returns the copy's outputs for the values from :meth:`original_values`."""
+        feed = dict(fed)
+        feed[self._copy_feature] = feature
+        outputs = self._copy_session.run(self._copy_outputs, feed)
         return outputs[0] if self._single_output else outputs
 
     # ------------------------------------------------------------------ statistics
@@ -289,10 +285,24 @@ class IBACopy(IBALayer):
             np.ndarray: the capacity with the feature's shape, ``(n, *feature_shape)`` for
             ``n > 1`` samples.
         """
-        settings = self._analysis_settings(batch_size, steps, beta, learning_rate, min_std,
-                                           smooth_std, normalize_beta)
-        feature, fed = self._original_values(feature_feed_dict)
-        fed.update(self._targets_as_rows(copy_feed_dict or {}))
+        settings = dict(batch_size=batch_size, steps=steps, beta=beta,
+                        learning_rate=learning_rate, min_std=min_std, smooth_std=smooth_std,
+                        normalize_beta=normalize_beta)
+        feature, fed = self.original_values(feature_feed_dict)
+        return self.analyze_values(feature, fed, copy_feed_dict, session=session,
+                                   pass_mask=pass_mask, progbar=progbar, **settings)
+
+    def analyze_values(self, feature, fed, copy_feed_dict=None, session=None, pass_mask=None,
+                       progbar=False, **hyperparameters):
+        """:meth:`analyze` for the values from :meth:`original_values`.
+
+        ``hyperparameters`` override the defaults for this call, as in :meth:`analyze`.
+        """
+        settings = self._analysis_settings(**hyperparameters)
+        target = self._objective.target
+        fed = dict(fed)
+        fed.update({key: np.atleast_1d(value) if key is target else value
+                    for key, value in (copy_feed_dict or {}).items()})
         return self._optimize(self._bottleneck_session(session), feature, fed, settings,
                               pass_mask, progbar)
 
@@ -309,112 +319,3 @@ class IBACopy(IBALayer):
         state.pop("feature", None)
         state.pop("outputs", None)
         super().load_state_dict(state)
-
-
-class _Transfer:
-    """Copies one variable's value from the original session into the copy, through numpy.
-
-    A variable larger than TRANSFER_BYTES goes in pieces of rows (slices of its first axis),
-    each at most TRANSFER_BYTES, into a copy allocated once: so numpy never holds more than
-    one group at a time (VGG16's 411 MB fc1 kernel would otherwise sit in memory a third time
-    while it is copied). The slices are the only ops IBACopy adds to the original graph, once,
-    for such large variables; they read and never write.
-    """
-
-    def __init__(self, original_op, original_value, copy_variable, copy_graph):
-        self.name = original_op.name
-        dtype = tf.as_dtype(original_op.get_attr("dtype"))
-        shape = tf.TensorShape(original_op.get_attr("shape"))
-        # an IBALayer's alpha in a copied tail has a varying first dimension: count it as 0
-        self.nbytes = dtype.size * (shape.num_elements() or 0)
-        resource = copy_variable.dtype == tf.resource
-        with copy_graph.as_default():
-            copy_value = (tf.raw_ops.ReadVariableOp(resource=copy_variable, dtype=dtype)
-                          if resource else copy_variable)
-        rows = tf.dimension_value(shape[0]) if shape.ndims else None
-        n_pieces = min(rows or 1, -(-self.nbytes // TRANSFER_BYTES) or 1)
-        if n_pieces == 1:
-            self.allocation = None
-            with copy_graph.as_default():
-                placeholder = tf.placeholder(dtype, shape)
-                assign = (tf.raw_ops.AssignVariableOp(resource=copy_variable, value=placeholder)
-                          if resource else tf.raw_ops.Assign(ref=copy_variable, value=placeholder))
-            self.pieces = [_Piece(self, self.nbytes, original_value, copy_value, placeholder,
-                                  assign)]
-            return
-        bounds = np.linspace(0, rows, n_pieces + 1).round().astype(int)
-        with copy_graph.as_default(), tf.name_scope("transfer"):
-            self.allocation = _Allocation(copy_variable, dtype, shape, resource)
-            self.pieces = []
-            for start, stop in zip(bounds[:-1], bounds[1:]):
-                begin, end, strides = [int(start)], [int(stop)], [1]
-                placeholder = tf.placeholder(dtype, [stop - start] + shape[1:].as_list())
-                if resource:
-                    # ResourceStridedSliceAssign would put the variable in copy-on-read mode
-                    # for good (every later read copies all of it); the read aliases the
-                    # variable's buffer, and InplaceUpdate writes the rows into it.
-                    assign = tf.raw_ops.InplaceUpdate(
-                        x=tf.raw_ops.ReadVariableOp(resource=copy_variable, dtype=dtype),
-                        i=np.arange(start, stop, dtype=np.int32), v=placeholder).op
-                else:
-                    assign = tf.raw_ops.StridedSliceAssign(
-                        ref=copy_variable, begin=begin, end=end, strides=strides,
-                        value=placeholder)
-                self.pieces.append(_Piece(
-                    self, self.nbytes * (stop - start) // rows,
-                    _original_rows(original_value, begin, end, strides),
-                    tf.strided_slice(copy_value, begin, end, strides), placeholder, assign))
-
-
-def _original_rows(value, begin, end, strides):
-    with value.graph.as_default(), tf.name_scope(None), tf.name_scope("iba_copy_transfer"):
-        return tf.strided_slice(value, begin, end, strides)
-
-
-class _Allocation:
-    """Gives an uninitialised copy variable its memory (zeros) before it receives pieces.
-
-    The shape is fed so that the zeros cannot be folded into a constant that would stay in
-    memory; the zeros' buffer becomes the variable's, no copy.
-    """
-
-    def __init__(self, copy_variable, dtype, shape, resource):
-        self._shape = shape.as_list()
-        self._shape_placeholder = tf.placeholder(tf.int64, [len(self._shape)])
-        zeros = tf.fill(self._shape_placeholder, tf.constant(0, dtype))
-        if resource:
-            self.is_initialized = tf.raw_ops.VarIsInitializedOp(resource=copy_variable)
-            self._assign = tf.raw_ops.AssignVariableOp(resource=copy_variable, value=zeros)
-        else:
-            self.is_initialized = tf.raw_ops.IsVariableInitialized(ref=copy_variable)
-            self._assign = tf.raw_ops.Assign(ref=copy_variable, value=zeros)
-
-    @staticmethod
-    def run(allocations, copy_session):
-        """Allocates those of ``allocations`` whose variables are not yet initialised."""
-        if not allocations:
-            return
-        initialized = copy_session.run([a.is_initialized for a in allocations])
-        for allocation, done in zip(allocations, initialized):
-            if not done:        # one at a time: never two fresh buffers at once
-                copy_session.run(allocation._assign,
-                                 {allocation._shape_placeholder: allocation._shape})
-
-
-class _Piece:
-    """All of a variable, or a slice of its rows, with the ops that read and assign it."""
-
-    def __init__(self, transfer, nbytes, original_value, copy_value, placeholder, assign):
-        self.transfer = transfer
-        self.nbytes = nbytes
-        self.original_value = original_value
-        self.copy_value = copy_value
-        self._placeholder = placeholder
-        self._assign = assign
-
-    @staticmethod
-    def run_group(pieces, original_session, copy_session):
-        """Copies the current values of ``pieces``: one run to read, one to assign."""
-        values = original_session.run([p.original_value for p in pieces])
-        copy_session.run([p._assign for p in pieces],
-                         {p._placeholder: v for p, v in zip(pieces, values)})

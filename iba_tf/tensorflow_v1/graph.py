@@ -130,23 +130,7 @@ class Tail:
         Control dependencies on ops outside the tail and colocation hints are dropped: the copy
         only predicts, and it runs in a graph of its own.
         """
-        graph = self.feature.graph
-        names = {op.name for op in self.ops}
-        full = graph.as_graph_def()
-        tail = tf.GraphDef()
-        tail.versions.CopyFrom(full.versions)
-        tail.library.CopyFrom(full.library)
-        for node in full.node:
-            if node.name not in names:
-                continue
-            copied = tail.node.add()
-            copied.CopyFrom(node)
-            del copied.input[:]
-            copied.input.extend(inp for inp in node.input
-                                if not inp.startswith("^") or inp[1:] in names)
-            if "_class" in copied.attr:
-                del copied.attr["_class"]
-        return tail
+        return _graph_def(self.feature.graph, self.ops)
 
 
 def bypassing_tensors(bottleneck_output, loss, feature):
@@ -164,3 +148,73 @@ def bypassing_tensors(bottleneck_output, loss, feature):
     model_inputs = {op for op in _ancestors([feature]) if _is_batch_input(op)}
     return [tensor for tensor in Tail(bottleneck_output, [loss]).fed
             if model_inputs & _ancestors([tensor], control=False)]
+
+
+CONTROL_FLOW_TYPES = ("Switch", "RefSwitch", "Merge", "RefMerge", "Enter", "RefEnter", "Exit",
+                      "RefExit", "NextIteration", "RefNextIteration", "LoopCond")
+
+
+class NotLoopable(ValueError):
+    """The ops between a tensor and a loss cannot be copied into a ``tf.while_loop`` body."""
+
+
+def loop_body_tail(source, output):
+    """The ops that compute ``output`` from ``source``, for importing into a loop body.
+
+    Unlike :class:`Tail`, nothing that does not depend on ``source`` is copied: such tensors
+    (weights, constants, the target, skip connections) are read from outside the loop, where
+    they are computed once per run.
+
+    Returns:
+        (tf.GraphDef, dict): the ops, and the input map of every tensor they read from
+        outside (name -> the tensor itself); map ``source.name`` to the new source.
+
+    Raises:
+        NotLoopable: naming the first op that cannot run inside a while loop: control flow
+            (a ``tf.cond`` such as Keras' learning-phase switch of Dropout/BatchNorm), or a
+            stateful op (random numbers, assignments), whose result would change.
+    """
+    needed = _ancestors([output], stop=source)
+    body = set()
+    stack = [op for op in source.consumers() if op in needed]
+    while stack:
+        op = stack.pop()
+        if op in body:
+            continue
+        body.add(op)
+        stack.extend(c for out in op.outputs for c in out.consumers() if c in needed)
+    if output.op not in body:
+        raise NotLoopable("{} does not depend on {}.".format(output.name, source.name))
+    external = {}
+    for op in sorted(body, key=lambda op: op.name):
+        if op.type in CONTROL_FLOW_TYPES or op._get_control_flow_context() is not None:
+            raise NotLoopable("{} ({}) is control flow, e.g. a tf.cond.".format(op.name, op.type))
+        if op.op_def.is_stateful:
+            raise NotLoopable("{} ({}) is stateful.".format(op.name, op.type))
+        for tensor in op.inputs:
+            if tensor is source or tensor.op in body:
+                continue
+            if tensor.dtype._is_ref_dtype:
+                raise NotLoopable("{} reads the reference {}.".format(op.name, tensor.name))
+            external[tensor.name] = tensor
+    return _graph_def(source.graph, body), external
+
+
+def _graph_def(graph, chosen):
+    """A GraphDef of the ``chosen`` ops without control inputs from outside and colocation."""
+    names = {op.name for op in chosen}
+    full = graph.as_graph_def()
+    part = tf.GraphDef()
+    part.versions.CopyFrom(full.versions)
+    part.library.CopyFrom(full.library)
+    for node in full.node:
+        if node.name not in names:
+            continue
+        copied = part.node.add()
+        copied.CopyFrom(node)
+        del copied.input[:]
+        copied.input.extend(inp for inp in node.input
+                            if not inp.startswith("^") or inp[1:] in names)
+        if "_class" in copied.attr:
+            del copied.attr["_class"]
+    return part

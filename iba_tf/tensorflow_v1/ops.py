@@ -56,14 +56,31 @@ def adam_update(variable, gradient, learning_rate, beta1=0.9, beta2=0.999, epsil
     step = slot("adam_t", tf.constant(0.), ())
 
     t = step.assign_add(1.)
-    m = first_moment.assign(beta1 * first_moment.read_value() + (1 - beta1) * gradient)
-    v = second_moment.assign(beta2 * second_moment.read_value()
-                             + (1 - beta2) * tf.square(gradient))
-    step_size = learning_rate * tf.sqrt(1 - tf.pow(beta2, t)) / (1 - tf.pow(beta1, t))
-    update = variable.assign_sub(step_size * m / (tf.sqrt(v) + epsilon))
+    update = variable.assign_sub(adam_delta(
+        first_moment, second_moment, t, gradient, learning_rate, beta1, beta2, epsilon))
 
     def reset_op(like):
         return tf.group(first_moment.assign(tf.zeros_like(like)),
                         second_moment.assign(tf.zeros_like(like)),
                         step.assign(0.))
     return update, reset_op
+
+
+def adam_delta(first_moment, second_moment, t, gradient, learning_rate, beta1=0.9, beta2=0.999,
+               epsilon=1e-8):
+    """Assigns the new moments (variables) and returns Adam's step ``delta`` for step ``t``."""
+    new_m, new_v = adam_moments(first_moment.read_value(), second_moment.read_value(),
+                                gradient, beta1, beta2)
+    return adam_step(first_moment.assign(new_m), second_moment.assign(new_v), t,
+                     learning_rate, beta1, beta2, epsilon)
+
+
+def adam_moments(m, v, gradient, beta1=0.9, beta2=0.999):
+    """The new first and second moments (tensors) after ``gradient``: Adam's update rule."""
+    return beta1 * m + (1 - beta1) * gradient, beta2 * v + (1 - beta2) * tf.square(gradient)
+
+
+def adam_step(m, v, t, learning_rate, beta1=0.9, beta2=0.999, epsilon=1e-8):
+    """Adam's step (subtracted from the variable) for the moments after step ``t`` (1-based)."""
+    step_size = learning_rate * tf.sqrt(1 - tf.pow(beta2, t)) / (1 - tf.pow(beta1, t))
+    return step_size * m / (tf.sqrt(v) + epsilon)

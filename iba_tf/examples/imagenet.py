@@ -51,7 +51,7 @@ def imagenet_photos(size=224, n=None):
         tuple: ``(images, labels)``: float32 RGB images ``(n, size, size, 3)`` in 0..255 (not
         preprocessed) and their ImageNet class indices.
     """
-    from .images import load_image
+    from ..images import load_image
     files = sorted(glob.glob(_package_data("foolbox", "data", "imagenet_*.jpg")))
     if not files:
         raise FileNotFoundError("No ImageNet photos found in the foolbox package.")
@@ -72,7 +72,7 @@ def load_application(name="VGG16", weights_path=None, input_shape=None):
     Returns:
         tuple: ``(model, pretrained)``, ``pretrained`` False for random weights.
     """
-    import keras
+    from ..tensorflow_v1.compat import keras
     try:
         build = getattr(keras.applications, name)
     except AttributeError:

@@ -1,0 +1,264 @@
+"""The seed methods that IBALayer and IBACopy share, delegating to the bottleneck engine.
+
+A host class (the Keras layer, the graph copy) composes a :class:`~.bottleneck.Bottleneck`,
+an :class:`~.objective.Objective` and :class:`~.statistics.FeatureStatistics`, and says three
+things about where it lives: which tensor is the feature (:meth:`_feature_tensor`), which
+session computes it from the model's inputs (:meth:`_feature_session`) and which session holds
+the bottleneck (:meth:`_bottleneck_session`). Everything else (defaults, reports, fitting,
+``restrict_flow``, state) is the same for both and lives here.
+"""
+import contextlib
+
+from .compat import tf
+from .. import hyperparameters
+from ..utils import get_tqdm
+from .loop import OptimizationLoop
+from .objective import REPORT_VARIABLES, Objective, check_model_loss, classification_loss
+from .optimization import Optimization, targets_feed
+from .statistics import FeatureStatistics
+
+__all__ = ["BottleneckMethods"]
+
+STATE_KEYS = ("estimator", "feature_mean", "feature_std", "feature_active", "defaults")
+
+
+class BottleneckMethods:
+    """Mixin with the documented methods of a Per-Sample Bottleneck (see IBALayer).
+
+    Attributes:
+        in_graph_loop (bool): run all steps of an analysis in one ``session.run`` (default
+            True; see :mod:`~iba_tf.tensorflow_v1.loop`).
+        loop_fallback (str): why the loop could not be built for the current loss (the
+            analysis then runs step by step), or None.
+    """
+
+    def _init_methods(self, estimator, feature_mean, feature_std, feature_active, defaults):
+        self._defaults = hyperparameters.merge(hyperparameters.DEFAULTS, **defaults)
+        self._statistics = FeatureStatistics(estimator, feature_mean, feature_std,
+                                             feature_active)
+        self._bottleneck = None     # the engine; created where the feature's shape is known
+        self._objective = None
+        self._collected = set()
+        self._report = None
+        self._analyzed = False
+        self.in_graph_loop = True
+        self.loop_fallback = None
+        self._loops = {}
+
+    # ------------------------------------------------------------------ the host's part
+    def _feature_tensor(self):
+        """The feature tensor that :meth:`fit` evaluates."""
+        raise NotImplementedError
+
+    def _feature_session(self, session):
+        """The session that computes the feature map from the model inputs."""
+        raise NotImplementedError
+
+    def _bottleneck_session(self, session):
+        """The session that holds the bottleneck's variables."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ hyperparameters
+    def set_default(self, batch_size=None, steps=None, beta=None, learning_rate=None,
+                    min_std=None, smooth_std=None, normalize_beta=None):
+        """Updates the default hyperparameter values (None leaves a value as it is)."""
+        self._defaults = hyperparameters.merge(self._defaults, **dict(
+            batch_size=batch_size, steps=steps, beta=beta, learning_rate=learning_rate,
+            min_std=min_std, smooth_std=smooth_std, normalize_beta=normalize_beta))
+
+    def get_default(self):
+        """Returns the default hyperparameter values as a dict."""
+        return dict(self._defaults)
+
+    def _analysis_settings(self, **overrides):
+        """Checks that a loss is set and returns the defaults merged with the overrides."""
+        if self._objective is None:
+            raise RuntimeError("No loss to explain: call set_classification_loss(...) or "
+                               "set_model_loss(loss) first.")
+        return hyperparameters.merge(self._defaults, **overrides)
+
+    # ------------------------------------------------------------------ report
+    def collect(self, *var_names):
+        """Marks the named variables to be recorded at every step of the next analyses.
+
+        See :meth:`available_report_variables` for the names; :meth:`get_report` returns them.
+        """
+        unknown = [name for name in var_names if name not in REPORT_VARIABLES]
+        if unknown:
+            raise ValueError("Unknown report variable(s) {}; available are {}.".format(
+                unknown, ", ".join(REPORT_VARIABLES)))
+        self._collected.update(var_names)
+
+    def collect_all(self):
+        """Marks every report variable to be recorded (slows the optimisation down a little)."""
+        self.collect(*REPORT_VARIABLES)
+
+    def available_report_variables(self):
+        """Returns the names that :meth:`collect` accepts."""
+        return list(REPORT_VARIABLES)
+
+    def get_report(self):
+        """Returns the values recorded during the last analysis.
+
+        Returns:
+            OrderedDict: ``{"init": {...}, 0: {...}, 1: {...}, ..., "final": {...}}``; each
+            entry maps the collected names to numpy values. ``"init"`` is before the first step,
+            ``"final"`` after the last one.
+        """
+        if self._report is None:
+            raise RuntimeError("No report yet: call collect(...) and then analyze(...).")
+        return self._report
+
+    # ------------------------------------------------------------------ statistics
+    @property
+    def estimator(self):
+        """The WelfordEstimator that :meth:`fit` fills."""
+        return self._statistics.estimator
+
+    def fit(self, feed_dict, session=None, run_kwargs=None):
+        """Adds the feature maps computed from ``feed_dict`` to the mean/std estimate.
+
+        Ensure your model is in inference mode (Keras: the default learning phase).
+
+        Example:
+            >>> iba.fit({model.input: images})
+        """
+        values = self._feature_session(session).run(self._feature_tensor(), feed_dict=feed_dict,
+                                                    **(run_kwargs or {}))
+        self._statistics.estimator.update(values)
+
+    def fit_generator(self, generator, n_samples=5000, progbar=True, session=None,
+                      run_kwargs=None):
+        """Estimates the feature mean/std from a generator of ``feed_dict`` s.
+
+        Args:
+            generator: yields feed_dicts with the inputs of all placeholders.
+            n_samples (int): stop once this many samples were seen.
+            progbar (bool): show a progress bar.
+            session (tf.Session): session to use; None uses the default/Keras session.
+            run_kwargs (dict): extra keyword arguments of ``session.run``.
+        """
+        session = self._feature_session(session)
+        estimator = self._statistics.estimator
+        start = estimator.n_samples()
+        with get_tqdm()(total=n_samples, disable=not progbar, desc="Estimating",
+                        unit="sample") as bar:
+            for feed_dict in generator:
+                self.fit(feed_dict, session=session, run_kwargs=run_kwargs)
+                seen = estimator.n_samples() - start
+                bar.update(min(seen, n_samples) - bar.n)
+                if seen >= n_samples:
+                    break
+
+    # ------------------------------------------------------------------ objective
+    def _classification_objective(self, logits, optimizer_cls):
+        """Builds the classification objective on ``logits``; returns the target placeholder."""
+        self._require_engine()
+        target, per_row = classification_loss(logits, self._bottleneck.noise_samples,
+                                              self._scope_name("loss"))
+        self._set_objective(per_row, optimizer_cls, target=target)
+        return target
+
+    def _model_objective(self, model_loss, optimizer_cls):
+        check_model_loss(model_loss)
+        self._set_objective(model_loss, optimizer_cls)
+
+    def _set_objective(self, model_loss, optimizer_cls, target=None):
+        if optimizer_cls not in (None, tf.train.AdamOptimizer):
+            raise ValueError("Only tf.train.AdamOptimizer is supported as optimizer_cls, got {!r}."
+                             .format(optimizer_cls))
+        self._require_engine()
+        self._objective = Objective(self._bottleneck, model_loss, target,
+                                    name=self._scope_name("optimizer"))
+        self._loops = {}
+        self.loop_fallback = None
+
+    def _scope_name(self, suffix):
+        return "{}_{}".format(getattr(self, "name", "bottleneck"), suffix)
+
+    def _require_engine(self):
+        if self._bottleneck is None or not self._bottleneck.applications:
+            raise RuntimeError("The IBALayer is not part of a model yet: add it to a model "
+                               "(or call it on a tensor) first.")
+
+    # ------------------------------------------------------------------ analysis
+    def _optimize(self, session, feature, feed_dict, settings, pass_mask, progbar,
+                  repeated=None):
+        """Runs the optimisation for the feature value(s) and returns the capacity."""
+        feed_dict = targets_feed(self._objective, feed_dict, feature.shape[0])
+        statistics = self._statistics.arrays(self._bottleneck.feature_shape)
+        optimization = Optimization(self._bottleneck, self._objective, settings, statistics,
+                                    pass_mask)
+        capacity, self._report = optimization.run(session, feature, feed_dict, self._collected,
+                                                  progbar, repeated, self._loop(progbar))
+        self._analyzed = True
+        return capacity[0] if feature.shape[0] == 1 else capacity
+
+    def _loop(self, progbar):
+        """The in-graph loop for the collected names (built on first use), or None.
+
+        None (the step-by-step path) with a progress bar, with ``in_graph_loop = False``, or
+        where the loop cannot be built; :attr:`loop_fallback` then says why.
+        """
+        if progbar or not self.in_graph_loop:
+            return None
+        key = tuple(sorted(self._collected))
+        if key not in self._loops:
+            try:
+                self._loops[key] = OptimizationLoop(self._bottleneck, self._objective, key,
+                                                    name=self._scope_name("loop"))
+            except (ValueError, TypeError, LookupError) as error:
+                # not an error: the step-by-step path gives the same result, only slower
+                self._loops[key] = None
+                self.loop_fallback = str(error)
+        return self._loops[key]
+
+    @contextlib.contextmanager
+    def restrict_flow(self, session=None):
+        """Context manager in which the bottleneck adds noise with the alpha of the last analysis.
+
+        Inside, the model's forward pass sees ``Z`` instead of the feature (one noise draw per
+        row), e.g. to see how the prediction changes. The previous state is restored on exit,
+        also when the body raises.
+
+        Example:
+            >>> capacity = iba.analyze({model.input: x, target: 3})
+            >>> with iba.restrict_flow():
+            ...     logits_restricted = model.predict(x)
+        """
+        if not self._analyzed:
+            raise RuntimeError("restrict_flow uses the alpha found by analyze(): call "
+                               "analyze(...) first.")
+        session = self._bottleneck_session(session)
+        bottleneck = self._bottleneck
+        session.run(bottleneck.initialize_flag)
+        previous = session.run(bottleneck.restrict_flow_flag)
+        session.run(bottleneck.set_flag, {bottleneck.flag_value: True})
+        try:
+            yield
+        finally:
+            session.run(bottleneck.set_flag, {bottleneck.flag_value: previous})
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self):
+        """Returns the state (estimator, statistics, defaults) as a picklable dict."""
+        state = self._statistics.state_dict()
+        state["defaults"] = self.get_default()
+        return state
+
+    def load_state_dict(self, state):
+        """Restores a state from :meth:`state_dict`; checks it against the feature shape.
+
+        Nothing changes unless the whole state fits.
+
+        Raises:
+            ValueError: if the state does not fit (names the mismatch).
+        """
+        if not isinstance(state, dict) or set(state) != set(STATE_KEYS):
+            raise ValueError("A bottleneck state must be a dict with the keys {}, as returned "
+                             "by state_dict().".format(sorted(STATE_KEYS)))
+        if self._bottleneck is not None:
+            self._statistics.check_state(state, self._bottleneck.feature_shape)
+        defaults = hyperparameters.merge(self._defaults, **state["defaults"])
+        self._statistics.load_state_dict(state)
+        self._defaults = defaults

@@ -1,0 +1,51 @@
+"""The one place iba_tf registers with Keras (for ``load_model``) and innvestigate.
+
+``import iba_tf`` installs post-import hooks (see ``iba_tf/__init__.py``) that call
+:func:`register_with_keras` / :func:`register_with_innvestigate` once keras / innvestigate is
+imported (at once, if it already is), so the registration needs no TensorFlow import until
+then.
+"""
+import sys
+
+__all__ = ["custom_objects", "register_with_keras", "register_with_innvestigate"]
+
+_PACKAGE = __name__.rpartition(".")[0]
+
+
+def custom_objects():
+    """Returns the ``custom_objects`` that ``keras.models.load_model`` needs for iba_tf layers.
+
+    Importing iba_tf also registers them globally, so ``load_model(path)`` works as it is.
+
+    Example:
+        >>> model = keras.models.load_model("model.h5", custom_objects=custom_objects())
+    """
+    from .layer import IBALayer
+    return {"IBALayer": IBALayer}
+
+
+def register_with_keras(keras_module=None):
+    """Lets ``keras.models.load_model`` find IBALayer; safe to call more than once."""
+    if _unfinished(_PACKAGE + ".compat", "keras"):
+        return  # keras is imported by the package itself, which registers when it is done
+    from .compat import keras
+    keras.utils.get_custom_objects().update(custom_objects())
+
+
+def register_with_innvestigate(innvestigate_module=None):
+    """Makes ``innvestigate.create_analyzer("iba", model, ...)`` return IBACopyInnvestigate.
+
+    Safe to call more than once.
+    """
+    if _unfinished(_PACKAGE + ".innvestigate_analyzer", "IBACopyInnvestigate"):
+        return  # it imports innvestigate and calls this again once the class exists
+    import innvestigate.analyzer
+    from .innvestigate_analyzer import IBACopyInnvestigate
+    innvestigate.analyzer.analyzers["iba"] = IBACopyInnvestigate
+    innvestigate.analyzer.IBACopyInnvestigate = IBACopyInnvestigate
+
+
+def _unfinished(module_name, name):
+    """True while ``module_name`` is being imported and does not define ``name`` yet."""
+    module = sys.modules.get(module_name)
+    return module is not None and not hasattr(module, name)
