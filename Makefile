@@ -1,6 +1,6 @@
 PY := .venv/bin/python
 
-.PHONY: venv demo test benchmark clean
+.PHONY: venv demo test docs benchmark clean
 
 venv:
 	@bash scripts/setup_venv.sh
@@ -15,8 +15,15 @@ test: venv
 	echo "== TensorFlow suite on the TF 1.15 stack (.venv, Python 3.7) =="; \
 	$(PY) -m pytest tests -q || status=1; \
 	bash scripts/tf2_tests.sh || status=1; \
+	$(MAKE) --no-print-directory docs || status=1; \
 	bash scripts/torch_tests.sh || status=1; \
 	exit $$status
+
+# The API reference (docs/_build/html). -W --keep-going: every warning is reported, then fails
+# the build; -E: a fresh read of every page (the check that each public name is documented
+# needs all of them).
+docs: venv
+	$(PY) -m sphinx -b html -E -W --keep-going -q docs docs/_build/html
 
 benchmark: venv
 	$(PY) benchmarks/welford_fit.py
@@ -26,4 +33,4 @@ benchmark: venv
 	$(PY) benchmarks/attribution_quality.py
 
 clean:
-	rm -rf .venv .venv-tf2 demo_output .pytest_cache
+	rm -rf .venv .venv-tf2 demo_output .pytest_cache docs/_build

@@ -1,9 +1,27 @@
-"""The IBA hyperparameters: names, defaults and validation (shared by both ports)."""
+"""The IBA hyperparameters: one record of names, defaults, validation and help text.
+
+Everything that lists the hyperparameters is generated from :data:`HYPERPARAMETERS`: the
+defaults (:data:`DEFAULTS`), the checks (:func:`validate`), the options of the ``iba-tf``
+command, the options of :func:`iba_tf.dataset.explain_dataset` and the hyperparameter
+section of docstrings (:func:`docstring_section`). Changing a default is one edit here.
+Shared by the TensorFlow and the PyTorch port.
+
+Example:
+    >>> from iba_tf.hyperparameters import DEFAULTS, resolve
+    >>> DEFAULTS["beta"]
+    10.0
+    >>> resolve(beta=3)["beta"]
+    3.0
+"""
+import collections
 import math
 import numbers
+import textwrap
 
-DEFAULTS = dict(batch_size=10, steps=10, beta=10., learning_rate=1., min_std=0.01,
-                smooth_std=1., normalize_beta=True)
+from .errors import InputError
+
+__all__ = ["Hyperparameter", "HYPERPARAMETERS", "DEFAULTS", "ALIASES", "validate", "merge",
+           "resolve", "docstring_section", "is_int", "is_real"]
 
 
 def is_int(value):
@@ -16,20 +34,57 @@ def is_real(value):
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
-# name -> (test, what the value must be)
-_RULES = {
-    "batch_size": (lambda v: is_int(v) and v >= 1, "an int >= 1"),
-    "steps": (lambda v: is_int(v) and v >= 0, "an int >= 0"),
-    "beta": (lambda v: is_real(v) and v >= 0, "a number >= 0"),
-    "learning_rate": (lambda v: is_real(v) and v >= 0, "a number >= 0"),
-    "min_std": (lambda v: is_real(v) and v > 0, "a number > 0"),
-    "smooth_std": (lambda v: is_real(v) and v >= 0, "a number >= 0 (0 disables smoothing)"),
-    "normalize_beta": (lambda v: isinstance(v, (bool, numbers.Integral)) and v in (0, 1),
-                       "True or False"),
-    # the PyTorch port's own settings
-    "initial_alpha": (lambda v: is_real(v) and math.isfinite(v), "a finite number"),
+def _finite(value):
+    return is_real(value) and math.isfinite(value)
+
+
+Hyperparameter = collections.namedtuple(
+    "Hyperparameter", ["name", "default", "type", "check", "expected", "help", "flags"])
+Hyperparameter.__doc__ = """One IBA hyperparameter.
+
+Attributes:
+    name (str): the keyword argument (``beta``).
+    default: the default value.
+    type (type): ``int``, ``float`` or ``bool``; values are converted to it by :func:`resolve`.
+    check (callable): True for a valid value.
+    expected (str): what a valid value is, for error messages (``a finite number >= 0``).
+    help (str): one sentence on what it does, for ``--help`` and docstrings.
+    flags (tuple): the ``iba-tf`` options that set it (``("--lr", "--learning-rate")``).
+"""
+
+HYPERPARAMETERS = (
+    Hyperparameter("batch_size", 10, int, lambda v: is_int(v) and v >= 1, "an int >= 1",
+                   "noise samples per optimisation step", ("--batch-size",)),
+    Hyperparameter("steps", 10, int, lambda v: is_int(v) and v >= 0, "an int >= 0",
+                   "optimisation steps per sample", ("--steps",)),
+    Hyperparameter("beta", 10., float, lambda v: _finite(v) and v >= 0,
+                   "a finite number >= 0", "weight of the information term: larger keeps "
+                   "less information", ("--beta",)),
+    Hyperparameter("learning_rate", 1., float, lambda v: _finite(v) and v >= 0,
+                   "a finite number >= 0", "Adam's learning rate",
+                   ("--lr", "--learning-rate")),
+    Hyperparameter("min_std", 0.01, float, lambda v: _finite(v) and v > 0,
+                   "a finite number > 0", "lower bound of the feature std the noise is "
+                   "scaled with", ("--min-std",)),
+    Hyperparameter("smooth_std", 1., float, lambda v: _finite(v) and v >= 0,
+                   "a finite number >= 0 (0 disables smoothing)", "std (in feature pixels) "
+                   "of the Gaussian blur of the bottleneck's mask; 0 disables it",
+                   ("--smooth-std",)),
+    Hyperparameter("normalize_beta", True, bool,
+                   lambda v: isinstance(v, (bool, numbers.Integral)) and v in (0, 1),
+                   "True or False", "divide beta by the feature's size (k = H*W*C), as in "
+                   "the paper", ("--no-normalize-beta",)),
+)
+
+_BY_NAME = collections.OrderedDict((h.name, h) for h in HYPERPARAMETERS)
+
+DEFAULTS = {h.name: h.default for h in HYPERPARAMETERS}
+
+# name -> (test, what the value must be): the seven above and the PyTorch port's own settings
+_RULES = dict({h.name: (h.check, h.expected) for h in HYPERPARAMETERS}, **{
+    "initial_alpha": (_finite, "a finite number"),
     "active_neurons_threshold": (lambda v: is_real(v) and 0 <= v < 1, "a number in [0, 1)"),
-}
+})
 
 # The PyTorch port's names for the same hyperparameters.
 ALIASES = {"sigma": "smooth_std", "optimization_steps": "steps", "lr": "learning_rate"}
@@ -42,7 +97,9 @@ def validate(_prefix="", **values):
     ``_prefix``.
 
     Raises:
-        ValueError: naming the first bad value and what was expected.
+        iba_tf.errors.InputError: (a ``ValueError``) naming the first bad value and what was
+            expected.
+        TypeError: for a name that is no hyperparameter.
     """
     for name, value in values.items():
         rule = _RULES.get(ALIASES.get(name, name))
@@ -53,7 +110,7 @@ def validate(_prefix="", **values):
             continue
         test, expected = rule
         if not test(value):
-            raise ValueError("{}{}={!r} is invalid: it must be {}.".format(
+            raise InputError("{}{}={!r} is invalid: it must be {}.".format(
                 _prefix, name, value, expected))
     return values
 
@@ -65,3 +122,42 @@ def merge(defaults, **overrides):
     merged.update({name: value for name, value in overrides.items() if value is not None})
     merged["normalize_beta"] = bool(merged["normalize_beta"])
     return merged
+
+
+def resolve(**overrides):
+    """All seven hyperparameters: :data:`DEFAULTS` with ``overrides``, checked and typed.
+
+    Each value is converted to its record's type (``beta=3`` gives ``3.0``), so equal
+    settings compare and serialise equal.
+
+    Raises:
+        iba_tf.errors.InputError: a bad value; TypeError: an unknown name.
+    """
+    merged = merge(DEFAULTS, **overrides)
+    return {name: _BY_NAME[name].type(value) if name in _BY_NAME else value
+            for name, value in merged.items()}
+
+
+def docstring_section(names=None, indent=8, width=96):
+    """The Google-style ``Args`` entries of hyperparameters, rendered from the record.
+
+    Args:
+        names: the hyperparameters to list, in this order (default: all seven).
+        indent (int): spaces before each entry (continuation lines get 4 more).
+        width (int): the longest line.
+
+    Returns:
+        str: one entry per hyperparameter, e.g.
+        ``beta (float): weight of the information term: ... Default: 10.0.``
+
+    Example:
+        >>> __doc__ = __doc__.format(hyperparameters=docstring_section())  # doctest: +SKIP
+    """
+    entries = []
+    for name in names or _BY_NAME:
+        h = _BY_NAME[name]
+        text = "{} ({}): {}; {}. Default: {!r}.".format(
+            h.name, h.type.__name__, h.help[0].upper() + h.help[1:], h.expected, h.default)
+        entries.append(textwrap.fill(text, width, initial_indent=" " * indent,
+                                     subsequent_indent=" " * (indent + 4)))
+    return "\n".join(entries)

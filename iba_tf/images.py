@@ -6,9 +6,11 @@ import numpy as np
 __all__ = ["PREPROCESSING", "IMAGE_EXTENSIONS", "load_image", "preprocess", "list_images",
            "get_imagenet_generator"]
 
+#: The file name endings :func:`list_images` takes for images (lower case).
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".ppm", ".webp")
 
-# name -> what it does to pixel values in 0..255 (RGB, or grey)
+#: The names :func:`preprocess` takes, each mapped to what it does to pixel values in 0..255
+#: (RGB, or grey).
 PREPROCESSING = {
     "unit": "scale to [0, 1]",
     "symmetric": "scale to [-1, 1]",

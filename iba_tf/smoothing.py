@@ -4,7 +4,7 @@ import scipy.ndimage
 
 __all__ = ["smoothing_matrix", "SMOOTHING_TRUNCATE"]
 
-# Kernels are cut at this many standard deviations (scipy.ndimage's default).
+#: Kernels are cut at this many standard deviations (scipy.ndimage's default).
 SMOOTHING_TRUNCATE = 4.0
 
 

@@ -107,3 +107,12 @@ def test_explains_the_pretrained_emotion_model(tmp_path, capsys):
                      "--steps", "3", "--out", str(tmp_path)]) == 0
     assert "predicted happy" in capsys.readouterr().out
     assert np.load(str(tmp_path / "face_iba.npy")).shape == (64, 64)
+
+
+def test_python_m_iba_tf_cli_is_the_command(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "iba_tf.cli", "layers",
+                             str(tmp_path / "none.h5")], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    assert result.returncode == cli.EXIT_BAD_INPUT
+    assert result.stderr.decode().strip().splitlines() == [
+        "iba-tf: error: model file not found: {}".format(tmp_path / "none.h5")]

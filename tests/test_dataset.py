@@ -14,7 +14,9 @@ from PIL import Image
 
 from conftest import save_tiny_cnn
 from iba_tf.dataset import DatasetError, MissingDaskError, explain_dataset, read_results
-from iba_tf.dataset.command import add_explain_dataset_parser, command_explain_dataset
+from iba_tf.cli.explain_dataset import add_parser as add_explain_dataset_parser
+from iba_tf.cli.explain_dataset import run as command_explain_dataset
+from iba_tf.errors import InputError
 from iba_tf.dataset.sources import open_source
 from iba_tf.dataset.store import DONE, FAILED, LAYOUT, PENDING, Store
 
@@ -233,10 +235,9 @@ def test_without_dask_the_error_names_the_extra(data, tmp_path, monkeypatch):
     with pytest.raises(MissingDaskError, match=r'pip install "iba-tf\[dask\]"'):
         explain_dataset(model, images, str(tmp_path / "one.h5"), workers=1, **FAST)
     assert not os.path.exists(str(tmp_path / "one.h5"))
-    from iba_tf.cli import CliError
     args = _parser().parse_args(["explain-dataset", model, images, "--out",
                                  str(tmp_path / "one.h5"), "--workers", "1"])
-    with pytest.raises(CliError, match=r'iba-tf\[dask\]'):
+    with pytest.raises(InputError, match=r'iba-tf\[dask\]'):
         args.run(args)
 
 
@@ -247,7 +248,6 @@ def _parser():
 
 
 def test_the_command_runs_and_reports_bad_input_in_one_line(data, tmp_path, capsys):
-    from iba_tf.cli import CliError
     model, images, arrays = data
     out = str(tmp_path / "cli.h5")
     common = ["--out", out, "--workers", "0", "--steps", "2", "--fit-samples", "8",
@@ -264,7 +264,7 @@ def test_the_command_runs_and_reports_bad_input_in_one_line(data, tmp_path, caps
             (["--fit-samples", "1"], "fit_samples=1 is invalid")]:
         args = _parser().parse_args(["explain-dataset", model, images] + common + extra + [
             "--out", str(tmp_path / "never.h5")])
-        with pytest.raises(CliError, match=message):
+        with pytest.raises(InputError, match=message):
             args.run(args)
     assert not os.path.exists(str(tmp_path / "never.h5"))
     for argv, message in [
@@ -274,5 +274,26 @@ def test_the_command_runs_and_reports_bad_input_in_one_line(data, tmp_path, caps
              "labels")]:
         args = _parser().parse_args(["explain-dataset"] + argv + [
             "--out", str(tmp_path / "never.h5"), "--targets", "label", "--workers", "0"])
-        with pytest.raises(CliError, match=message):
+        with pytest.raises(InputError, match=message):
             args.run(args)
+
+
+def test_the_options_record_takes_fields_and_hyperparameters_by_keyword(data, tmp_path):
+    from iba_tf.dataset.options import DatasetOptions
+    model, images, _ = data
+    out = str(tmp_path / "never.h5")
+    with pytest.raises(TypeError, match="unknown option.*gamma"):
+        explain_dataset(model, images, out, gamma=1)
+    with pytest.raises(TypeError, match="options must be a DatasetOptions"):
+        explain_dataset(model, images, out, "conv1")
+    for name in ("beta", "learning_rate", "min_std", "smooth_std"):
+        with pytest.raises(DatasetError, match="{}=inf is invalid".format(name)):
+            explain_dataset(model, images, out, workers=0, **{name: float("inf")})
+    options = DatasetOptions.from_keywords(DatasetOptions(seed=3), steps=3, workers=0,
+                                           resize="20x24", targets=1)
+    assert (options.seed, options.workers, options.hyperparameters) == (3, 0, {"steps": 3})
+    checked = options.checked()
+    assert checked.hyperparameters == dict(batch_size=10, steps=3, beta=10., learning_rate=1.,
+                                           min_std=0.01, smooth_std=1., normalize_beta=True)
+    assert (checked.resize, checked.targets, checked.custom_objects) == ((20, 24), "1", ())
+    assert not os.path.exists(out)

@@ -21,15 +21,14 @@ def check_model(model, what):
         what (str): who asks (named in the messages), e.g. ``"Gradient"``.
     """
     from ..tensorflow_v1.compat import keras
-    from ..tensorflow_v1.keras_utils import _is_softmax
+    from ..tensorflow_v1.models import is_softmax
     if not isinstance(model, keras.models.Model):
         raise TypeError("{} needs a keras Model, got {!r}.".format(what, type(model).__name__))
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise ValueError("{} explains models with one input and one output; {} has {} input(s) "
                          "and {} output(s).".format(what, model.name, len(model.inputs),
                                                     len(model.outputs)))
-    if model.output.op.type == "Softmax" or _is_softmax(
-            getattr(model.layers[-1], "activation", None)):
+    if is_softmax(model):
         raise ValueError("The model {} ends with a softmax; {} explains the logits. Use "
                          "iba_tf.model_wo_softmax(model).".format(model.name, what))
 

@@ -16,12 +16,14 @@ import uuid
 
 import numpy as np
 
-from .. import hyperparameters as hp
-from ..images import PREPROCESSING
+import typing
+
+from ..hyperparameters import docstring_section
 from ..utils import get_tqdm
 from .engines import DaskEngine, InProcessEngine, import_distributed
 from .errors import DatasetError
-from .sources import open_source, parse_size, parse_targets
+from .options import DatasetOptions
+from .sources import open_source
 from .store import Store
 from .worker import Job
 
@@ -41,7 +43,6 @@ _RESUME_SETTINGS = collections.OrderedDict([
     ("model_sha256", "the model file (its SHA-256)"), ("source_kind", "the kind of data set"),
     ("array_key", "--array-key"), ("preprocess", "--preprocess"), ("resize", "--resize"),
     ("targets", "--targets"), ("hyperparameters", "the IBA hyperparameters")])
-_FLOAT_HYPERPARAMETERS = ("beta", "learning_rate", "min_std", "smooth_std")
 
 
 def _sha256(path):
@@ -50,23 +51,6 @@ def _sha256(path):
         for block in iter(lambda: f.read(1 << 22), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def _hyperparameters(**values):
-    try:
-        merged = hp.merge(hp.DEFAULTS, **values)
-    except (TypeError, ValueError) as error:
-        raise DatasetError(str(error))
-    for name in _FLOAT_HYPERPARAMETERS:
-        merged[name] = float(merged[name])
-    return merged
-
-
-def _positive_int(value, name, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise DatasetError("{}={!r} is invalid: it must be an int >= {}".format(
-            name, value, minimum))
-    return int(value)
 
 
 def _check_fits(info, source, targets, resize):
@@ -133,12 +117,27 @@ def _engine(workers, scheduler, tf_threads, log):
     return DaskEngine(workers=workers, scheduler=scheduler, tf_threads=tf_threads, log=log)
 
 
-def explain_dataset(model, source, out, layer=None, targets="predicted", preprocess="unit",
-                    resize=None, array_key=None, label_key=None, beta=10., steps=10,
-                    batch_size=10, learning_rate=1., min_std=0.01, smooth_std=1.,
-                    fit_samples=500, seed=0, chunk_size=8, workers=None, scheduler=None,
-                    tf_threads=None, retry_failed=False, overwrite=False, custom_objects=(),
-                    progress=True, log=print):
+@dataclasses.dataclass
+class _Run:
+    """One call of :func:`explain_dataset`: its checked inputs and when it started."""
+    options: DatasetOptions
+    data: typing.Any                # the Source
+    out: str
+    attrs: dict                     # the settings written into (or checked against) the file
+    layer: typing.Optional[str]     # the layer asked for, or the file's
+    started: float
+
+    def job(self):
+        """The :class:`Job` the workers get."""
+        options = self.options
+        return Job(model=self.attrs["model"], model_sha256=self.attrs["model_sha256"],
+                   layer=self.layer, targets=options.targets, preprocess=options.preprocess,
+                   resize=options.resize,
+                   hyperparameters=tuple(sorted(options.hyperparameters.items())),
+                   custom_objects=options.custom_objects, tf_threads=options.tf_threads)
+
+
+def explain_dataset(model, source, out, options=None, **keywords):
     """Explains every item of a folder or an .npy/.npz file into one HDF5 file.
 
     Resumable: rerun the same call after an interruption and it explains only the items
@@ -151,28 +150,12 @@ def explain_dataset(model, source, out, layer=None, targets="predicted", preproc
             :func:`iba_tf.get_imagenet_generator` reads it; a folder without sub-folders gives
             unlabelled images), or an ``.npy``/``.npz`` file of images in 0..255.
         out (str): the HDF5 file to write (or to continue).
-        layer (str): the layer to put the bottleneck after; None: the default layer.
-        targets: ``"predicted"`` (the model's top class), ``"label"`` (the folder's class or
-            the .npz labels) or a class index.
-        preprocess (str): pixel scaling (:data:`iba_tf.images.PREPROCESSING`).
-        resize: resize images to this size (an int or ``(height, width)``), then crop the
-            centre to the model's size; None: resize to the model's size.
-        array_key, label_key (str): the arrays of an .npz file (default: guessed).
-        beta, steps, batch_size, learning_rate, min_std, smooth_std: IBA hyperparameters.
-        fit_samples (int): items (a random subset) to estimate the feature statistics on,
-            once, before the first item is explained; they are kept in the file.
-        seed (int): seed of that subset.
-        chunk_size (int): items per task (explained together; at most this many per worker
-            are lost by an interruption).
-        workers (int): local Dask worker processes (default: one per core); 0 explains in
-            this process without Dask.
-        scheduler (str): address of a running Dask scheduler to use instead.
-        tf_threads (int): TensorFlow threads per worker (default: cores / workers).
-        retry_failed (bool): explain the items that failed before again.
-        overwrite (bool): start a new file even if ``out`` exists.
-        custom_objects (list): ``"module:attr"`` specs of custom layers the model needs.
-        progress (bool): show a progress bar.
-        log (callable): where messages go (None: nowhere).
+        options (DatasetOptions): how to explain it (default: its defaults).
+        **keywords: options to change, by name: any attribute of :class:`DatasetOptions`
+            (``layer``, ``targets``, ``preprocess``, ``resize``, ``workers``, ...) or IBA
+            hyperparameter:
+
+{hyperparameters}
 
     Returns:
         RunSummary: what the file holds and what this run did.
@@ -180,98 +163,100 @@ def explain_dataset(model, source, out, layer=None, targets="predicted", preproc
     Raises:
         DatasetError: bad input (names the bad value); MissingDaskError: Dask is needed.
         KeyboardInterrupt: after closing the file and the cluster; rerun to continue.
+
+    Example:
+        >>> explain_dataset("vgg16.h5", "val", "val_iba.h5", targets="label", steps=10)
     """
-    log = log or (lambda *args, **kwargs: None)
     started = time.time()
-    # ---- cheap checks before anything starts
-    workers = None if workers is None else _positive_int(workers, "workers", 0)
-    if scheduler and workers == 0:
-        raise DatasetError("workers=0 explains in this process; it cannot go with a scheduler")
-    if workers != 0:
+    if options is not None and not isinstance(options, DatasetOptions):
+        raise TypeError("options must be a DatasetOptions, got {!r}; give the other options "
+                        "by keyword".format(type(options).__name__))
+    options = DatasetOptions.from_keywords(options, **keywords).checked()
+    if options.workers != 0:
         import_distributed()
-    chunk_size = _positive_int(chunk_size, "chunk_size")
-    fit_samples = _positive_int(fit_samples, "fit_samples", 2)
-    tf_threads = None if tf_threads is None else _positive_int(tf_threads, "tf_threads")
-    if preprocess not in PREPROCESSING:
-        raise DatasetError("preprocess {!r} is unknown; choose one of {}".format(
-            preprocess, ", ".join(PREPROCESSING)))
-    hyper = _hyperparameters(beta=beta, steps=steps, batch_size=batch_size,
-                             learning_rate=learning_rate, min_std=min_std, smooth_std=smooth_std)
-    resize = parse_size(resize)
-    rule = parse_targets(targets)
     if not isinstance(model, str) or not os.path.isfile(model):
         raise DatasetError("model file not found: {}".format(model))
-    data = open_source(source, array_key, label_key)
-    if rule == "label" and not data.has_labels:
+    data = open_source(source, options.array_key, options.label_key)
+    if options.targets == "label" and not data.has_labels:
         raise DatasetError("--targets label needs labels: a folder with one sub-folder per "
                            "class, or an .npz file with a label array; {} has none".format(
                                data.path))
-    model = os.path.abspath(model)
-    attrs = {"model": model, "model_sha256": _sha256(model), "source": data.path,
-             "source_kind": data.kind, "array_key": data.array_key or "",
-             "label_key": data.label_key or "", "preprocess": preprocess,
-             "resize": "{}x{}".format(*resize) if resize else "", "targets": rule,
-             "hyperparameters": json.dumps(hyper, sort_keys=True),
-             "custom_objects": json.dumps(list(custom_objects or ()))}
-
-    # ---- an existing file: check it and see what is left
+    run = _Run(options, data, out, _attrs(os.path.abspath(model), data, options),
+               options.layer, started)
     store = None
-    if os.path.exists(out) and not overwrite:
+    if os.path.exists(out) and not options.overwrite:
         store = Store.open(out)
         try:
-            _check_resume(store, attrs, data.keys, layer)
+            _check_resume(store, run.attrs, data.keys, options.layer)
         except DatasetError:
             store.close()
             raise
-        layer = store.attrs["layer"]
+        run.layer = store.attrs["layer"]
     try:
-        return _run(store, attrs, data, out, layer, rule, resize, hyper, fit_samples, seed,
-                    chunk_size, workers, scheduler, tf_threads, retry_failed, custom_objects,
-                    progress, log, started)
+        return _run(run, store)
     finally:
         if store is not None:
             store.close()
 
 
-def _run(store, attrs, data, out, layer, rule, resize, hyper, fit_samples, seed, chunk_size,
-         workers, scheduler, tf_threads, retry_failed, custom_objects, progress, log, started):
-    job = Job(model=attrs["model"], model_sha256=attrs["model_sha256"], layer=layer,
-              targets=rule, preprocess=attrs["preprocess"], resize=resize,
-              hyperparameters=tuple(sorted(hyper.items())),
-              custom_objects=tuple(custom_objects or ()), tf_threads=tf_threads)
-    if store is not None:
-        pending = store.pending(retry_failed)
-        if len(pending) == 0:
-            counts = store.counts()
-            log("{}: all {} items are there ({} failed{}); nothing to do".format(
-                out, len(data), counts["failed"],
-                ", rerun with --retry-failed to try them again" if counts["failed"] else ""))
-            return RunSummary(out, len(data), counts["done"], counts["failed"], 0, 0, 0, 0,
-                              time.time() - started, 0., 0., [])
-    log("Explaining {} -> {}".format(data.describe(), out))
-    with _engine(workers, scheduler, tf_threads, log) as engine:
+if explain_dataset.__doc__:      # None under python -OO
+    explain_dataset.__doc__ = explain_dataset.__doc__.format(
+        hyperparameters=docstring_section(indent=12))
+
+
+def _attrs(model, data, options):
+    return {"model": model, "model_sha256": _sha256(model), "source": data.path,
+            "source_kind": data.kind, "array_key": data.array_key or "",
+            "label_key": data.label_key or "", "preprocess": options.preprocess,
+            "resize": "{}x{}".format(*options.resize) if options.resize else "",
+            "targets": options.targets,
+            "hyperparameters": json.dumps(options.hyperparameters, sort_keys=True),
+            "custom_objects": json.dumps(list(options.custom_objects))}
+
+
+def _nothing_to_do(run, store):
+    counts = store.counts()
+    run.options.log("{}: all {} items are there ({} failed{}); nothing to do".format(
+        run.out, len(run.data), counts["failed"],
+        ", rerun with --retry-failed to try them again" if counts["failed"] else ""))
+    return RunSummary(run.out, len(run.data), counts["done"], counts["failed"], 0, 0, 0, 0,
+                      time.time() - run.started, 0., 0., [])
+
+
+def _run(run, store):
+    options, data, log = run.options, run.data, run.options.log
+    job = run.job()
+    if store is not None and len(store.pending(options.retry_failed)) == 0:
+        return _nothing_to_do(run, store)
+    log("Explaining {} -> {}".format(data.describe(), run.out))
+    with _engine(options.workers, options.scheduler, options.tf_threads, log) as engine:
         log("Workers: {}".format(engine.description))
         if hasattr(engine, "host_workers"):
             job = dataclasses.replace(job, host_workers=engine.host_workers())
         info = engine.describe(job)
-        _check_fits(info, data, rule, resize)
+        _check_fits(info, data, options.targets, options.resize)
         if store is None:
-            fit_indices = np.sort(np.random.RandomState(seed).choice(
-                len(data), min(len(data), fit_samples), replace=False))
-            log("Estimating the feature statistics of layer {} on {} items".format(
-                info["layer"], len(fit_indices)))
-            prepared = engine.prepare(job, data.items(fit_indices))
-            created = dict(attrs, layer=info["layer"], softmax_removed=info["softmax_removed"],
-                           input_shape=list(info["input_shape"]), n_classes=info["n_classes"],
-                           fit_samples=prepared["fit_used"], fit_seed=seed,
-                           created=datetime.datetime.now().isoformat(timespec="seconds"),
-                           iba_tf_version=_version())
-            Store.create(out, created, data.keys, data.labels, info["map_shape"],
-                         prepared["state"], data.classes)
-            store = Store.open(out)
+            _create(run, engine, job, info)
+            store = Store.open(run.out)
         with store:
-            return _explain_all(engine, job, store, data, info, chunk_size, retry_failed,
-                                progress, log, started)
+            return _explain_all(engine, job, store, run, info)
+
+
+def _create(run, engine, job, info):
+    """Estimates the statistics and creates the file."""
+    data, seed = run.data, run.options.seed
+    fit_indices = np.sort(np.random.RandomState(seed).choice(
+        len(data), min(len(data), run.options.fit_samples), replace=False))
+    run.options.log("Estimating the feature statistics of layer {} on {} items".format(
+        info["layer"], len(fit_indices)))
+    prepared = engine.prepare(job, data.items(fit_indices))
+    created = dict(run.attrs, layer=info["layer"], softmax_removed=info["softmax_removed"],
+                   input_shape=list(info["input_shape"]), n_classes=info["n_classes"],
+                   fit_samples=prepared["fit_used"], fit_seed=seed,
+                   created=datetime.datetime.now().isoformat(timespec="seconds"),
+                   iba_tf_version=_version())
+    Store.create(run.out, created, data.keys, data.labels, info["map_shape"],
+                 prepared["state"], data.classes)
 
 
 def _version():
@@ -298,8 +283,10 @@ def _write_all(finished, store, map_shape, bar):
     return explained, failed
 
 
-def _explain_all(engine, job, store, data, info, chunk_size, retry_failed, progress, log,
-                 started):
+def _explain_all(engine, job, store, run, info):
+    """Explains the pending items of ``store``, writes them and returns the summary."""
+    data, retry_failed, log = run.data, run.options.retry_failed, run.options.log
+    chunk_size = run.options.chunk_size
     state, token = store.state(), uuid.uuid4().hex
     pending = store.pending(retry_failed)
     chunks = [data.items(pending[i:i + chunk_size]) for i in range(0, len(pending), chunk_size)]
@@ -311,7 +298,7 @@ def _explain_all(engine, job, store, data, info, chunk_size, retry_failed, progr
             skipped, counts["failed"] if not retry_failed else 0, len(pending)))
     loop_start = time.time()
     bar = get_tqdm()(total=len(data), initial=skipped, unit="item", desc="Explaining",
-                     disable=not progress, smoothing=0.1)
+                     disable=not run.options.progress, smoothing=0.1)
     try:
         with contextlib.closing(engine.map(job, state, token, chunks)) as finished:
             explained, failed = _write_all(finished, store, info["map_shape"], bar)
@@ -328,12 +315,16 @@ def _explain_all(engine, job, store, data, info, chunk_size, retry_failed, progr
     counts = store.counts()
     summary = RunSummary(store.path, len(data), counts["done"], counts["failed"],
                          counts["pending"], explained, failed, engine.n_workers,
-                         loop_start - started, seconds, explained / seconds if seconds else 0.,
-                         load_seconds)
+                         loop_start - run.started, seconds,
+                         explained / seconds if seconds else 0., load_seconds)
+    _log_summary(log, summary, counts)
+    return summary
+
+
+def _log_summary(log, summary, counts):
     log("Done: {} items explained in {:.1f} s ({:.2f} items/s with {} worker{}, after {:.1f} s "
         "of start-up); {} failed in this run. {} holds {} of {} items{}.".format(
-            explained, seconds, summary.items_per_second, engine.n_workers,
-            "s" if engine.n_workers != 1 else "", summary.startup_seconds, failed, store.path,
-            counts["done"], len(data),
+            summary.explained, summary.explain_seconds, summary.items_per_second,
+            summary.workers, "s" if summary.workers != 1 else "", summary.startup_seconds,
+            summary.failed_now, summary.path, counts["done"], summary.n_items,
             " ({} failed: see items/error)".format(counts["failed"]) if counts["failed"] else ""))
-    return summary

@@ -61,18 +61,20 @@ class Job:
     host_workers: tuple = ()
 
     def model_key(self):
-        """What identifies a loaded model and analyzer (threads and targets do not)."""
+        """What identifies a loaded model and analyzer (threads and class indices do not;
+        whether the predicted classes are explained does: it is the analyzer's mode)."""
         return (self.model, self.model_sha256, self.layer, self.custom_objects,
-                self.hyperparameters)
+                self.hyperparameters, self.targets == "predicted")
 
 
 def _session_config(threads):
     """Imports TensorFlow quietly; with ``threads``, gives Keras a session limited to them."""
-    from ..cli import quiet_tensorflow
+    from ..quiet import quiet_tensorflow
     quiet_tensorflow()
+    from ..tensorflow_v1.compat import tf, set_session, use_graph_mode
+    use_graph_mode()        # a worker is a program: it chooses graph mode as a user would
     if threads is None:
         return None
-    from ..tensorflow_v1.compat import tf, set_session
     config = tf.ConfigProto(intra_op_parallelism_threads=threads,
                             inter_op_parallelism_threads=min(2, threads))
     set_session(tf.Session(config=config))
@@ -100,30 +102,22 @@ class Explainer:
         start = time.time()
         self.job = job
         config = _session_config(tf_threads)
-        from ..cli import CliError, check_layer, load_keras_model
-        from ..tensorflow_v1.innvestigate_analyzer import (IBACopyInnvestigate,
-                                                           default_feature_layer)
-        from ..tensorflow_v1.keras_utils import model_wo_softmax
+        from ..tensorflow_v1.model_analyzer import ModelAnalyzer
+        from ..tensorflow_v1.models import image_input_shape, load_keras_model
+        model = load_keras_model(job.model, job.custom_objects)
         try:
-            model = load_keras_model(job.model, list(job.custom_objects))
-            if job.layer is not None:
-                check_layer(model, job.layer)
-        except CliError as error:
-            raise DatasetError(str(error))
-        shape = tuple(model.input_shape) if isinstance(model.input_shape, tuple) else None
-        if shape is None or len(shape) != 4 or None in shape[1:] or shape[3] not in (1, 3):
-            raise DatasetError("the model {} takes inputs of shape {}; explain-dataset needs "
-                               "images of a fixed size (height, width, 1 or 3 channels)".format(
-                                   job.model, model.input_shape))
-        softmax = model.output.op.type == "Softmax"
-        logits = model_wo_softmax(model) if softmax else model
-        layer = job.layer or default_feature_layer(logits).name
-        self.analyzer = IBACopyInnvestigate(
-            logits, neuron_selection_mode="index", feature_name=layer,
+            input_shape = image_input_shape(model)
+        except DatasetError as error:
+            raise DatasetError("{}; explain-dataset needs images of a fixed size (height, "
+                               "width, 1 or 3 channels)".format(error))
+        self.explainer = ModelAnalyzer.build(
+            model, job.layer, explain_predicted=job.targets == "predicted",
             copy_session_config=config, **dict(job.hyperparameters))
-        self.info = {"input_shape": tuple(int(s) for s in shape[1:]),
-                     "n_classes": int(logits.output.shape[-1]), "layer": layer,
-                     "softmax_removed": softmax, "map_shape": tuple(int(s) for s in shape[1:3])}
+        self.analyzer = self.explainer.analyzer
+        self.info = {"input_shape": input_shape, "n_classes": self.explainer.n_classes,
+                     "layer": self.explainer.layer,
+                     "softmax_removed": self.explainer.softmax_removed,
+                     "map_shape": input_shape[:2]}
         self.state_token = None
         self.lock = threading.Lock()
         self.load_seconds = time.time() - start
@@ -164,25 +158,19 @@ class Explainer:
         return state
 
     # ------------------------------------------------------------------ explaining
-    def _targets(self, items, predicted):
+    def _targets(self, items):
+        """The classes to explain, or None for the predicted ones."""
         rule = self.job.targets
         if rule == "predicted":
-            return predicted
+            return None
         if rule == "label":
-            return np.array([item.label for item in items], dtype=np.int64)
-        return np.full(len(items), int(rule), dtype=np.int64)
+            return [item.label for item in items]
+        return int(rule)
 
     def _explain_loaded(self, items, x):
-        """Predicts and explains readable items; returns (maps, targets, predicted)."""
-        predicted = self.analyzer.predict(x).argmax(axis=1)
-        targets = self._targets(items, predicted)
-        n_classes = self.info["n_classes"]
-        bad = [(item.key, int(t)) for item, t in zip(items, targets) if not 0 <= t < n_classes]
-        if bad:
-            raise ValueError("target {} of item {} is not a class of the model (0 to {})".format(
-                bad[0][1], bad[0][0], n_classes - 1))
-        maps = self.analyzer.analyze(x, neuron_selection=targets)
-        return maps.astype(np.float32), targets, predicted
+        """Explains readable items; returns (maps, targets, predicted)."""
+        return self.explainer.explain(x, self._targets(items),
+                                      keys=[item.key for item in items])
 
     def explain(self, items, state=None, state_token=None):
         """Explains ``items`` (a list of :class:`Item`) with the given statistics.

@@ -158,7 +158,7 @@ def load_fer_model(logits=True):
     from ..tensorflow_v1.compat import keras
     model = keras.models.load_model(fer_model_path(), compile=False)
     if logits:
-        from ..tensorflow_v1.keras_utils import model_wo_softmax
+        from ..tensorflow_v1.models import model_wo_softmax
         model = model_wo_softmax(model)
     return model
 

@@ -560,6 +560,7 @@ class IBA(nn.Module):
                              "bottleneck; do not compute it under torch.no_grad() or detach it.")
 
     def extra_repr(self):
+        """Returns the settings that ``repr(iba)`` shows."""
         attached = "" if not self._layer else "layer={}, ".format(type(self._layer[0]).__name__)
         return ("{}sigma={}, beta={}, optimization_steps={}, lr={}, batch_size={}, min_std={}, "
                 "input_or_output={!r}, relu={}".format(

@@ -28,7 +28,7 @@ class TorchWelfordEstimator(nn.Module):
             kept); None creates an empty one.
 
     Its state (sample count, mean, sum of squared deviations, non-zero counts) is part of
-    :meth:`state_dict` as tensors, so ``torch.save`` / ``torch.load(weights_only=True)`` keep it.
+    ``state_dict()`` as tensors, so ``torch.save`` / ``torch.load(weights_only=True)`` keep it.
 
     Example:
         >>> batch_generator = (torch.randn(10, 3, 64, 64) for _ in range(5))
@@ -102,13 +102,13 @@ class TorchWelfordEstimator(nn.Module):
         self._welford.reset()
 
     def get_extra_state(self):
-        """Returns the estimator's state as tensors (used by :meth:`state_dict`)."""
+        """Returns the estimator's state as tensors (used by ``state_dict()``)."""
         state = self._welford.state_dict()
         return {key: (torch.from_numpy(np.asarray(value)) if isinstance(value, np.ndarray)
                       else value) for key, value in state.items()}
 
     def set_extra_state(self, state):
-        """Restores a state from :meth:`get_extra_state` (used by :meth:`load_state_dict`)."""
+        """Restores a state from :meth:`get_extra_state` (used by ``load_state_dict()``)."""
         if not isinstance(state, dict):
             raise ValueError("A TorchWelfordEstimator state must be a dict, as stored by "
                              "state_dict(); got {!r}.".format(type(state).__name__))
@@ -122,4 +122,5 @@ class TorchWelfordEstimator(nn.Module):
                              "estimator was created for {}.".format(shape, self._expected_shape))
 
     def extra_repr(self):
+        """Returns the shape and sample count that ``repr(estimator)`` shows."""
         return "shape={}, n_samples={}".format(self.shape, self.n_samples())

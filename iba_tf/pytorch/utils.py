@@ -16,7 +16,9 @@ __all__ = ["to_saliency_map", "insert_into_sequential", "tensor_to_np_img", "ima
            "get_imagenet_folder", "IMAGENET_MEAN", "IMAGENET_STD"]
 
 # The per-channel normalisation of torchvision's ImageNet models (RGB, values in [0, 1]).
+#: torchvision's ImageNet channel means (RGB, for images in ``[0, 1]``).
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
+#: torchvision's ImageNet channel standard deviations (RGB, for images in ``[0, 1]``).
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 TORCHVISION_MISSING = (

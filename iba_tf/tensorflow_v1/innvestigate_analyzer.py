@@ -9,8 +9,7 @@ from ..saliency import to_saliency_map
 from ..utils import get_tqdm
 from ..welford import WelfordEstimator
 from .copy import IBACopy
-from .graph import Tail
-from .keras_utils import layer_output
+from .models import default_feature_layer, feature_tensor as _feature_tensor, is_on_main_path
 from .registration import register_with_innvestigate
 
 __all__ = ["IBACopyInnvestigate", "default_feature_layer", "is_on_main_path"]
@@ -30,62 +29,6 @@ IBACOPY_API = frozenset([
     "copied_session", "copied_session_and_graph_as_default", "get_feature", "restrict_flow",
     "collect", "collect_all", "available_report_variables", "get_report", "set_default",
     "get_default", "estimator", "state_dict", "load_state_dict", "feature_shape"])
-
-
-def default_feature_layer(model):
-    """Returns the layer IBACopyInnvestigate puts the bottleneck after when none is named.
-
-    Among the layers that all of the information flows through (no skip connection runs around
-    them, see :func:`is_on_main_path`): the first whose output has the input's spatial axes at
-    no more than 1/8 of the input's resolution (VGG16 at 224x224: ``block3_pool``, the input of
-    ``block4_conv1``, the layer of the paper's VGG experiments; in a residual network the
-    output of a residual block); if the resolution never drops that far, the last such layer
-    that still has spatial axes; for models without spatial axes, the last hidden layer.
-    """
-    input_shape = keras.backend.int_shape(model.input)
-    spatial = input_shape[1:-1]
-    candidates = [layer for layer in model.layers[1:-1] if not isinstance(
-        layer, keras.layers.InputLayer)]
-    if spatial and all(spatial):
-        with_axes = [layer for layer in candidates
-                     if len(layer.output_shape) == len(input_shape)]
-        on_path = []
-        for layer in with_axes:
-            size = layer.output_shape[1:-1]
-            small = all(s is not None and 8 * s <= full for s, full in zip(size, spatial))
-            if small and is_on_main_path(model, layer):
-                return layer
-            if not small and is_on_main_path(model, layer):
-                on_path.append(layer)
-        if on_path:
-            return on_path[-1]
-    if not candidates:
-        raise ValueError("The model {} has no hidden layer to put the bottleneck after."
-                         .format(model.name))
-    return candidates[-1]
-
-
-def is_on_main_path(model, layer):
-    """True if every path from the model's input to its output runs through ``layer``.
-
-    A bottleneck after a layer that a skip connection bypasses restricts only one branch.
-    """
-    try:
-        return not Tail(layer_output(model, layer), model.outputs).fed
-    except ValueError:          # the output does not depend on this layer
-        return False
-
-
-def _feature_tensor(model, feature_name):
-    if feature_name is None:
-        return layer_output(model, default_feature_layer(model))
-    if not isinstance(feature_name, str):
-        raise TypeError("feature_name must be a layer or tensor name (str), got {!r}."
-                        .format(type(feature_name).__name__))
-    layer_names = [layer.name for layer in model.layers]
-    if feature_name in layer_names:
-        return layer_output(model, model.get_layer(feature_name))
-    return feature_name               # a tensor name; IBACopy checks it and suggests matches
 
 
 class IBACopyInnvestigate(AnalyzerBase):

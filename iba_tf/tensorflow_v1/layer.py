@@ -9,7 +9,7 @@ from .session import resolve_session
 __all__ = ["IBALayer"]
 
 
-class IBALayer(keras.layers.Layer, BottleneckMethods):
+class IBALayer(BottleneckMethods, keras.layers.Layer):
     """The Per-Sample Information Bottleneck as a Keras layer.
 
     Add the layer after the feature map you want to explain. While the model trains or

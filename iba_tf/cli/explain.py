@@ -1,0 +1,153 @@
+"""``iba-tf explain MODEL IMAGE ...``: one saliency map (``.npy``) and overlay (``.png``)
+per image."""
+import os
+
+from ..errors import InputError
+from ..images import PREPROCESSING, list_images, load_image, preprocess
+from .common import (add_hyperparameter_arguments, add_layer_argument, add_model_arguments,
+                     hyperparameters_from_args, load_model)
+
+__all__ = ["add_parser", "run", "MIN_FIT_SAMPLES"]
+
+# Fallback statistics: with fewer images than this, flipped/shifted/noisy copies are added.
+MIN_FIT_SAMPLES = 32
+
+
+def add_parser(subparsers):
+    """Adds the ``explain`` subcommand to ``subparsers``; returns its parser."""
+    parser = subparsers.add_parser("explain", help="explain the model's predictions on images")
+    add_model_arguments(parser)
+    parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
+    add_layer_argument(parser)
+    parser.add_argument("--target", type=int, help="class to explain (default: predicted)")
+    parser.add_argument("--out", default="iba_output", help="output folder")
+    parser.add_argument("--class-names", help="comma-separated names or a file, one a line")
+    parser.add_argument("--preprocess", choices=sorted(PREPROCESSING), default="unit",
+                        help="pixel scaling: " + "; ".join(
+                            "{}: {}".format(k, v) for k, v in PREPROCESSING.items()))
+    parser.add_argument("--grayscale", action="store_true",
+                        help="read images as grey (automatic for 1-channel models)")
+    parser.add_argument("--no-resize", action="store_true",
+                        help="refuse images whose size differs from the model's input")
+    parser.add_argument("--fit-dir", help="folder of images for the feature statistics "
+                        "(default: the given images plus flipped/shifted/noisy copies)")
+    add_hyperparameter_arguments(parser)
+    parser.set_defaults(run=run)
+    return parser
+
+
+def run(args):
+    """Explains ``args.images`` with ``args.model`` into ``args.out``."""
+    import numpy as np
+    hyperparameters = hyperparameters_from_args(args)
+    model = load_model(args)
+    from ..tensorflow_v1.model_analyzer import ModelAnalyzer
+    from ..tensorflow_v1.models import targets_per_row
+    images = read_images(args.images, model, args.grayscale, not args.no_resize)
+    n_classes = int(model.output.shape[-1])
+    names = _class_names(args.class_names, n_classes)
+    if args.target is not None:
+        targets_per_row(args.target, 1, n_classes, name="--target")
+    explainer = ModelAnalyzer.build(model, args.layer, explain_predicted=args.target is None,
+                                    **hyperparameters)
+    if explainer.softmax_removed:
+        print("The model ends with a softmax: explaining its logits.")
+    _fit(explainer, args, images)
+    x = preprocess(np.stack(images), args.preprocess)
+    maps, targets, predicted = explainer.explain(x, args.target)
+    os.makedirs(args.out, exist_ok=True)
+    for path, image, saliency, target, pred in zip(args.images, images, maps, targets,
+                                                   predicted):
+        stem = os.path.join(args.out, os.path.splitext(os.path.basename(path))[0])
+        np.save(stem + "_iba.npy", saliency)
+        _save_overlay(stem + "_iba.png", image, saliency, "explained: {} (predicted: {})"
+                      .format(names[target], names[pred]))
+        print("{}: predicted {}, explained {}, {:.1f} bits -> {}_iba.png, {}_iba.npy".format(
+            path, names[pred], names[target], saliency.sum(), stem, stem))
+
+
+def read_images(paths, model, grayscale, resize):
+    """Reads image files at the model's input size (0..255, float).
+
+    Raises:
+        InputError: the model takes no images, an image is missing or unreadable, or (without
+            ``resize``) of another size.
+    """
+    from ..tensorflow_v1.models import image_input_shape
+    height, width, channels = image_input_shape(model)
+    grayscale = grayscale or channels == 1
+    if grayscale and channels == 3:
+        raise InputError("--grayscale gives 1 channel, but the model expects 3 (RGB); drop "
+                         "--grayscale")
+    images = []
+    for path in paths:
+        try:
+            image = load_image(path, None if not resize else (height, width), grayscale)
+        except (FileNotFoundError, ValueError) as error:
+            raise InputError(str(error))
+        if image.shape[:2] != (height, width):
+            raise InputError("image {} is {}x{}, the model expects {}x{}; leave out "
+                             "--no-resize to resize it".format(
+                                 path, image.shape[0], image.shape[1], height, width))
+        images.append(image)
+    return images
+
+
+def _fit(explainer, args, images):
+    """Estimates the feature statistics on ``--fit-dir`` or on the images and variants."""
+    import numpy as np
+    analyzer = explainer.analyzer
+    if args.fit_dir:
+        files = list_images(args.fit_dir)
+        if not files:
+            raise InputError("no image files in --fit-dir {}".format(args.fit_dir))
+        fit_images = read_images(files, explainer.logits_model, args.grayscale, True)
+        print("Estimating the feature statistics on {} images from {}".format(
+            len(fit_images), args.fit_dir))
+        analyzer.fit(preprocess(np.stack(fit_images), args.preprocess), progbar=True)
+    else:
+        fit_images = _fit_samples(images, np.random.RandomState(0))
+        print("Estimating the feature statistics on the {} given image(s) and {} flipped, "
+              "shifted and noisy copies (use --fit-dir with representative images for better "
+              "statistics)".format(len(images), len(fit_images) - len(images)))
+        analyzer.fit(preprocess(fit_images, args.preprocess))
+
+
+def _fit_samples(images, rng):
+    """The given images plus flipped, shifted and noisy copies (the documented fallback)."""
+    import numpy as np
+    samples = list(images)
+    while len(samples) < MIN_FIT_SAMPLES:
+        image = images[len(samples) % len(images)]
+        variant = image[:, ::-1] if rng.rand() < 0.5 else image
+        variant = np.roll(variant, rng.randint(-4, 5, size=2), axis=(0, 1))
+        samples.append(np.clip(variant + rng.normal(0, 8, size=variant.shape), 0, 255))
+    return np.stack(samples).astype(np.float32)
+
+
+def _class_names(spec, n_classes):
+    if spec is None:
+        return [str(i) for i in range(n_classes)]
+    if os.path.isfile(spec):
+        with open(spec) as f:
+            names = [line.strip() for line in f if line.strip()]
+    else:
+        names = [name.strip() for name in spec.split(",")]
+    if len(names) != n_classes:
+        raise InputError("--class-names gives {} names, the model has {} outputs".format(
+            len(names), n_classes))
+    return names
+
+
+def _save_overlay(path, image, saliency, title):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from ..plotting import plot_saliency_map
+    figure, ax = plt.subplots(figsize=(5, 4))
+    plot_saliency_map(saliency, img=image[..., 0] if image.shape[-1] == 1 else image / 255.,
+                      ax=ax, colorbar_fontsize=10)
+    ax.set_title("{}\n{:.1f} bits in total".format(title, saliency.sum()), fontsize=10)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)

@@ -1,0 +1,119 @@
+"""The options of a data-set run (:func:`iba_tf.dataset.explain_dataset`), as one record."""
+import dataclasses
+import typing
+
+import numpy as np
+
+from .. import hyperparameters as hp
+from ..images import PREPROCESSING
+from .errors import DatasetError
+from .sources import parse_size, parse_targets
+
+__all__ = ["DatasetOptions"]
+
+
+def _positive_int(value, name, minimum=1):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise DatasetError("{}={!r} is invalid: it must be an int >= {}".format(
+            name, value, minimum))
+    return int(value)
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetOptions:
+    """How to explain a data set (everything but the model, the data and the output file).
+
+    Attributes:
+        layer (str): the layer to put the bottleneck after; None: the default layer.
+        targets: ``"predicted"`` (the model's top class), ``"label"`` (the folder's class or
+            the .npz labels) or a class index.
+        preprocess (str): pixel scaling (:data:`iba_tf.images.PREPROCESSING`).
+        resize: resize images to this size (an int or ``(height, width)``), then crop the
+            centre to the model's size; None: resize to the model's size.
+        array_key, label_key (str): the arrays of an .npz file (default: guessed).
+        hyperparameters (dict): IBA hyperparameters (names of
+            :data:`iba_tf.hyperparameters.HYPERPARAMETERS`); the others keep their defaults.
+        fit_samples (int): items (a random subset) to estimate the feature statistics on,
+            once, before the first item is explained; they are kept in the file.
+        seed (int): seed of that subset.
+        chunk_size (int): items per task (explained together; at most this many per worker
+            are lost by an interruption).
+        workers (int): local Dask worker processes (default: one per core); 0 explains in
+            this process without Dask.
+        scheduler (str): address of a running Dask scheduler to use instead.
+        tf_threads (int): TensorFlow threads per worker (default: cores / workers).
+        retry_failed (bool): explain the items that failed before again.
+        overwrite (bool): start a new file even if the output file exists.
+        custom_objects (tuple): ``"module:attr"`` specs of custom layers the model needs.
+        progress (bool): show a progress bar.
+        log (callable): where messages go (None: nowhere).
+    """
+    layer: typing.Optional[str] = None
+    targets: typing.Any = "predicted"
+    preprocess: str = "unit"
+    resize: typing.Any = None
+    array_key: typing.Optional[str] = None
+    label_key: typing.Optional[str] = None
+    hyperparameters: dict = dataclasses.field(default_factory=dict)
+    fit_samples: int = 500
+    seed: int = 0
+    chunk_size: int = 8
+    workers: typing.Optional[int] = None
+    scheduler: typing.Optional[str] = None
+    tf_threads: typing.Optional[int] = None
+    retry_failed: bool = False
+    overwrite: bool = False
+    custom_objects: tuple = ()
+    progress: bool = True
+    log: typing.Optional[typing.Callable] = print
+
+    @classmethod
+    def from_keywords(cls, options=None, **keywords):
+        """``options`` (or the defaults) with ``keywords``: fields or hyperparameter names.
+
+        Raises:
+            TypeError: a keyword that is neither.
+        """
+        options = options or cls()
+        fields = {field.name for field in dataclasses.fields(cls)}
+        hyper = {name: keywords.pop(name) for name in list(keywords) if name in hp.DEFAULTS}
+        unknown = sorted(set(keywords) - fields)
+        if unknown:
+            raise TypeError("unknown option(s) {}; known are the IBA hyperparameters ({}) and "
+                            "{}".format(", ".join(unknown), ", ".join(hp.DEFAULTS),
+                                        ", ".join(sorted(fields - {"hyperparameters"}))))
+        if hyper:
+            keywords["hyperparameters"] = dict(options.hyperparameters, **hyper)
+        return dataclasses.replace(options, **keywords)
+
+    def checked(self):
+        """A copy with every value checked and in its canonical form.
+
+        ``resize`` becomes ``(height, width)`` or None, ``targets`` ``"label"``,
+        ``"predicted"`` or a class index as a string, ``hyperparameters`` all seven (typed),
+        ``custom_objects`` a tuple and ``log`` a callable.
+
+        Raises:
+            DatasetError: naming the first bad value and what was expected.
+        """
+        workers = None if self.workers is None else _positive_int(self.workers, "workers", 0)
+        if self.scheduler and workers == 0:
+            raise DatasetError("workers=0 explains in this process; it cannot go with a "
+                               "scheduler")
+        chunk_size = _positive_int(self.chunk_size, "chunk_size")
+        fit_samples = _positive_int(self.fit_samples, "fit_samples", 2)
+        tf_threads = None if self.tf_threads is None else _positive_int(self.tf_threads,
+                                                                        "tf_threads")
+        if self.preprocess not in PREPROCESSING:
+            raise DatasetError("preprocess {!r} is unknown; choose one of {}".format(
+                self.preprocess, ", ".join(PREPROCESSING)))
+        try:
+            hyperparameters = hp.resolve(**self.hyperparameters)
+        except TypeError as error:
+            raise DatasetError(str(error))
+        return dataclasses.replace(
+            self, workers=workers, chunk_size=chunk_size, fit_samples=fit_samples,
+            tf_threads=tf_threads, hyperparameters=hyperparameters,
+            resize=parse_size(self.resize), targets=parse_targets(self.targets),
+            custom_objects=tuple(self.custom_objects or ()),
+            log=self.log or (lambda *args, **kwargs: None))
