@@ -189,8 +189,11 @@ class BottleneckMethods:
         statistics = self._statistics.arrays(self._bottleneck.feature_shape)
         optimization = Optimization(self._bottleneck, self._objective, settings, statistics,
                                     pass_mask)
-        capacity, self._report = optimization.run(session, feature, feed_dict, self._collected,
-                                                  progbar, repeated, self._loop(progbar))
+        capacity, report = optimization.run(session, feature, feed_dict, self._collected,
+                                            progbar, repeated, self._loop(progbar))
+        # Not through Keras 2.14's attribute tracking, which would wrap the report and sort
+        # its keys (str and int steps do not sort)
+        object.__setattr__(self, "_report", report)
         self._analyzed = True
         return capacity[0] if feature.shape[0] == 1 else capacity
 
