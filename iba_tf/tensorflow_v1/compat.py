@@ -11,6 +11,8 @@ On TensorFlow 2, iba_tf works on graphs and sessions, as innvestigate 2 does: th
 eager execution (``tf.compat.v1.disable_eager_execution()``) before building the model. iba_tf
 never flips that global state itself; :func:`require_graph_mode` raises a clear error instead.
 """
+import contextlib
+
 import tensorflow as _tensorflow
 import keras  # noqa: F401  (re-exported)
 from keras import backend as K  # noqa: F401,N812  (re-exported)
@@ -21,7 +23,8 @@ tf = _tensorflow.compat.v1
 TF2 = int(_tensorflow.__version__.split(".")[0]) >= 2
 
 __all__ = ["tf", "keras", "K", "TF2", "EagerExecutionError", "require_graph_mode",
-           "get_session", "set_session", "use_graph_mode", "cond"]
+           "get_session", "set_session", "use_graph_mode", "cond",
+           "control_flow_v1"]
 
 
 class EagerExecutionError(RuntimeError):
@@ -75,21 +78,33 @@ def use_graph_mode():
         tf.disable_eager_execution()
 
 
-def cond(pred, true_fn, false_fn, name=None):
-    """``tf.cond`` built as TensorFlow 1 builds it (Switch/Merge ops in the graph itself).
+@contextlib.contextmanager
+def control_flow_v1():
+    """Builds control flow as TensorFlow 1 builds it, for the ops made inside the block.
 
-    TensorFlow 2 builds ``tf.compat.v1.cond`` as a functional ``If`` op whose branches are
-    separate function graphs even with eager execution disabled: a tensor made inside a
-    branch cannot be used outside it, and a branch cannot run an op of the outer graph. The
-    bottleneck needs both (the gradient with respect to the alpha read inside the noisy branch;
-    a branch that runs a variable's initializer). TensorFlow 2 still builds the TensorFlow 1
-    form while control flow v2 is switched off: it is switched off for this one call and back
-    on at once (graph building is not thread-safe anyway).
+    TensorFlow 2 builds ``tf.compat.v1.cond`` and ``tf.compat.v1.while_loop`` as functional
+    ``If`` / ``While`` ops whose branches and bodies are separate function graphs, even with
+    eager execution disabled: a tensor made inside a branch cannot be used outside it, a branch
+    cannot run an op of the outer graph, and a graph cannot be imported into a body with an
+    input map onto outer tensors. The bottleneck needs all three (the gradient with respect to
+    the alpha read inside the noisy branch; a branch that runs a variable's initializer; the
+    in-graph loop's imported tail). TensorFlow 2 still builds the TensorFlow 1 form
+    (Switch/Merge/Enter/Exit ops in the graph itself) while control flow v2 is switched off: it
+    is switched off for the block and back on at once (graph building is not thread-safe
+    anyway).
     """
     if not TF2 or not tf.control_flow_v2_enabled():
-        return tf.cond(pred, true_fn, false_fn, name=name)
+        yield
+        return
     tf.disable_control_flow_v2()
     try:
-        return tf.cond(pred, true_fn, false_fn, name=name)
+        yield
     finally:
         tf.enable_control_flow_v2()
+
+
+def cond(pred, true_fn, false_fn, name=None):
+    """``tf.cond`` built as TensorFlow 1 builds it (see :func:`control_flow_v1`)."""
+    with control_flow_v1():
+        return tf.cond(pred, true_fn, false_fn, name=name)
+

@@ -151,7 +151,9 @@ def bypassing_tensors(bottleneck_output, loss, feature):
 
 
 CONTROL_FLOW_TYPES = ("Switch", "RefSwitch", "Merge", "RefMerge", "Enter", "RefEnter", "Exit",
-                      "RefExit", "NextIteration", "RefNextIteration", "LoopCond")
+                      "RefExit", "NextIteration", "RefNextIteration", "LoopCond",
+                      # TensorFlow 2's functional control flow (e.g. Keras 2.14's Dropout)
+                      "If", "StatelessIf", "While", "StatelessWhile", "Case", "StatelessCase")
 
 
 class NotLoopable(ValueError):
