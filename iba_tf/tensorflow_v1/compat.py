@@ -18,13 +18,28 @@ import keras  # noqa: F401  (re-exported)
 from keras import backend as K  # noqa: F401,N812  (re-exported)
 
 tf = _tensorflow.compat.v1
+#: ``tf.keras``: a second Keras on TensorFlow 1.15, the same one as ``keras`` on TensorFlow 2.
+tf_keras = _tensorflow.keras
 
 #: True on the TensorFlow 2 stack (TensorFlow 2.x with its bundled Keras, graph mode).
 TF2 = int(_tensorflow.__version__.split(".")[0]) >= 2
 
-__all__ = ["tf", "keras", "K", "TF2", "EagerExecutionError", "require_graph_mode",
+__all__ = ["tf", "keras", "K", "tf_keras", "keras_of", "TF2", "EagerExecutionError", "require_graph_mode",
            "get_session", "set_session", "use_graph_mode", "cond",
            "control_flow_v1"]
+
+
+def keras_of(model):
+    """Returns the Keras module (``keras`` or ``tf.keras``) that ``model`` was built with.
+
+    Raises:
+        TypeError: ``model`` is no Keras model of either.
+    """
+    for module in (keras, tf_keras):
+        if isinstance(model, module.models.Model):
+            return module
+    raise TypeError("model must be a keras or tf.keras Model, got {!r}.".format(
+        type(model).__name__))
 
 
 class EagerExecutionError(RuntimeError):

@@ -4,7 +4,7 @@ import inspect
 import numpy as np
 from innvestigate.analyzer.base import AnalyzerBase
 
-from .compat import keras
+from .compat import keras, keras_of
 from ..saliency import to_saliency_map
 from ..utils import get_tqdm
 from ..welford import WelfordEstimator
@@ -276,9 +276,7 @@ class IBACopyInnvestigate(AnalyzerBase):
 
 
 def _check_arguments(model, neuron_selection_mode, output):
-    if not isinstance(model, keras.models.Model):
-        raise TypeError("model must be a keras Model, got {!r}.".format(
-            type(model).__name__))
+    keras_of(model)     # a keras or a tf.keras model (TypeError otherwise)
     if neuron_selection_mode not in ("max_activation", "index"):
         raise ValueError(
             "neuron_selection_mode={!r} is not supported: use 'max_activation' or 'index'. "
