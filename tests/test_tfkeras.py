@@ -71,3 +71,16 @@ def test_ibacopyinnvestigate_takes_a_tfkeras_model():
     assert analyzer.analyze(x[:2]).shape == (2, 8, 8)
     with pytest.raises(TypeError, match="keras or tf.keras Model, got 'function'"):
         IBACopyInnvestigate(lambda v: v)
+
+
+@pytest.mark.tf1_only
+def test_innvestigate_1_cannot_analyze_a_tfkeras_model_and_the_baselines_say_so():
+    from iba_tf.baselines import AnalyzerUnavailable, create_analyzer
+    model = tfkeras_cnn(with_iba=False)
+    x = np.random.rand(2, 8, 8, 1).astype("float32")
+    # innvestigate 1.0.9 walks multi-backend Keras nodes: a tf.keras model has none of theirs
+    with pytest.raises(AnalyzerUnavailable, match="output_masks.*no own implementation"):
+        create_analyzer("lrp.epsilon", model)
+    with pytest.warns(UserWarning, match="using iba_tf.baselines.IntegratedGradients"):
+        analyzer = create_analyzer("integrated_gradients", model)
+    assert analyzer.analyze(x).shape == x.shape
