@@ -21,6 +21,8 @@ _TENSORFLOW_NAMES = {
     "IBACopy": "iba_tf.tensorflow_v1",
     "IBACopyInnvestigate": "iba_tf.tensorflow_v1.innvestigate_analyzer",
     "IBALayer": "iba_tf.tensorflow_v1",
+    "IBAReadout": "iba_tf.tensorflow_v1.readout",
+    "IBAReadoutInnvestigate": "iba_tf.tensorflow_v1.innvestigate_readout",
     "TFWelfordEstimator": "iba_tf.tensorflow_v1",
     "model_wo_softmax": "iba_tf.tensorflow_v1",
     "custom_objects": "iba_tf.tensorflow_v1.registration",
@@ -49,6 +51,10 @@ except ImportError:  # pragma: no cover - no TensorFlow installed, so nothing to
 else:
     wrapt.register_post_import_hook(_register_with_keras, "keras")
     wrapt.register_post_import_hook(_register_with_innvestigate, "innvestigate")
+    # importing the analyzer imports innvestigate first, before the class exists: register
+    # again once the analyzer's module is done
+    wrapt.register_post_import_hook(_register_with_innvestigate,
+                                    __name__ + ".tensorflow_v1.innvestigate_analyzer")
 
 
 def __getattr__(name):

@@ -1,7 +1,7 @@
 """The IBA hyperparameters: one record of names, defaults, validation and help text.
 
-Everything that lists the hyperparameters is generated from :data:`HYPERPARAMETERS`: the
-defaults (:data:`DEFAULTS`), the checks (:func:`validate`), the options of the ``iba-tf``
+Everything that lists the hyperparameters is generated from ``HYPERPARAMETERS``: the
+defaults (``DEFAULTS``), the checks (:func:`validate`), the options of the ``iba-tf``
 command, the options of :func:`iba_tf.dataset.explain_dataset` and the hyperparameter
 section of docstrings (:func:`docstring_section`). Changing a default is one edit here.
 Shared by the TensorFlow and the PyTorch port.
@@ -93,7 +93,7 @@ ALIASES = {"sigma": "smooth_std", "optimization_steps": "steps", "lr": "learning
 def validate(_prefix="", **values):
     """Checks hyperparameter values (None means "not given") and returns them as a dict.
 
-    Names may be the PyTorch port's (:data:`ALIASES`); messages use the name as given, after
+    Names may be the PyTorch port's (``ALIASES``); messages use the name as given, after
     ``_prefix``.
 
     Raises:
@@ -125,7 +125,7 @@ def merge(defaults, **overrides):
 
 
 def resolve(**overrides):
-    """All seven hyperparameters: :data:`DEFAULTS` with ``overrides``, checked and typed.
+    """All seven hyperparameters: ``DEFAULTS`` with ``overrides``, checked and typed.
 
     Each value is converted to its record's type (``beta=3`` gives ``3.0``), so equal
     settings compare and serialise equal.

@@ -114,3 +114,44 @@ def test_iba_tf_has_no_import_cycle():
     cycle = find_cycle(import_graph())
     if cycle:
         pytest.fail("import cycle in iba_tf: " + " -> ".join(cycle))
+
+
+# The house limits: a longer module or function is a sign that it holds more than one concept.
+MAX_MODULE_LINES = 400
+MAX_FUNCTION_LINES = 60
+
+
+def _oversized(modules):
+    """(module lines over the limit, functions over the limit) as readable strings."""
+    long_modules, long_functions = [], []
+    for name, path in sorted(modules.items()):
+        with open(path) as source:
+            text = source.read()
+        if len(text.splitlines()) > MAX_MODULE_LINES:
+            long_modules.append("{} ({} lines)".format(name, len(text.splitlines())))
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                # Python 3.7's ast has no end_lineno: the function ends where its last
+                # statement's subtree ends
+                end = max(getattr(n, "lineno", node.lineno) for n in ast.walk(node))
+                length = end - node.lineno + 1
+                if length > MAX_FUNCTION_LINES:
+                    long_functions.append("{}.{} ({} lines)".format(name, node.name, length))
+    return long_modules, long_functions
+
+
+def test_the_size_check_sees_a_long_function(tmp_path):
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    body = "\n".join("    x = {}".format(i) for i in range(MAX_FUNCTION_LINES + 5))
+    (package / "big.py").write_text("def f():\n" + body + "\n")
+    modules = _modules(str(package), "pkg")
+    assert _oversized(modules) == ([], ["pkg.big.f ({} lines)".format(MAX_FUNCTION_LINES + 6)])
+
+
+def test_no_module_or_function_of_iba_tf_is_oversized():
+    long_modules, long_functions = _oversized(_modules())
+    assert not long_modules, "modules over {} lines: {}".format(MAX_MODULE_LINES, long_modules)
+    assert not long_functions, "functions over {} lines: {}".format(
+        MAX_FUNCTION_LINES, long_functions)

@@ -8,22 +8,22 @@ rule), and whether integrated gradients works depends on how far Keras' layer-na
 have advanced. This package gives the gradient family from plain ``tf.gradients`` on the
 model's own graph, so it works on any differentiable Keras model; one method per module:
 
-- :class:`Gradient` (:mod:`.gradient`): the gradient of the selected output w.r.t. the input
+- :class:`Gradient` (``iba_tf.baselines.gradient``): the gradient of the selected output w.r.t. the input
   (Simonyan et al.).
-- :class:`InputTimesGradient` (:mod:`.input_times_gradient`): input times gradient (Shrikumar
+- :class:`InputTimesGradient` (``iba_tf.baselines.input_times_gradient``): input times gradient (Shrikumar
   et al.).
-- :class:`IntegratedGradients` (:mod:`.integrated_gradients`): the path integral of the
+- :class:`IntegratedGradients` (``iba_tf.baselines.integrated_gradients``): the path integral of the
   gradient from a baseline (Sundararajan et al. 2017), as a Riemann sum.
-- :class:`Random` (:mod:`.random`): seeded Gaussian noise, the floor every method should beat
-  (innvestigate's Random returns the input plus noise, see :data:`NOT_FROM_INNVESTIGATE`).
+- :class:`Random` (``iba_tf.baselines.random``): seeded Gaussian noise, the floor every method should beat
+  (innvestigate's Random returns the input plus noise, see ``NOT_FROM_INNVESTIGATE``).
 
 All take ``Cls(model, neuron_selection_mode=...)`` and return ``analyze(X, neuron_selection)``
 arrays of ``X.shape``, like innvestigate's analyzers, so either can be used in the same code
 (e.g. :mod:`iba_tf.evaluation`). The gradient ops are added to the model's graph once, when the
 analyzer is built; ``analyze`` only runs them. What they share (the model checks, neuron
-selection, batching) is in :mod:`.base`.
+selection, batching) is in ``iba_tf.baselines.base``.
 
-:func:`create_analyzer` (:mod:`.factory`) returns innvestigate's analyzer when innvestigate can
+:func:`create_analyzer` (``iba_tf.baselines.factory``) returns innvestigate's analyzer when innvestigate can
 build *and* run it on the model (it tries one sample), else the iba_tf analyzer of the same
 name, with a warning that names innvestigate's error; methods iba_tf does not implement (LRP,
 guided backprop, ...) raise :class:`AnalyzerUnavailable` with that error instead.

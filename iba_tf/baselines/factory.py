@@ -1,7 +1,7 @@
 """``create_analyzer``: innvestigate's analyzer where it runs on the model, else iba_tf's own.
 
 :func:`create_analyzer` tries innvestigate's analyzer on one sample and falls back to the
-analyzer of the same name in :data:`FALLBACKS`, with a warning that names innvestigate's error;
+analyzer of the same name in :data:`~iba_tf.baselines.factory.FALLBACKS`, with a warning that names innvestigate's error;
 :func:`analyzer_source` says which of the two a returned analyzer is.
 """
 import logging
@@ -113,15 +113,15 @@ def _fall_back(name, model, error, kwargs):
 def create_analyzer(name, model, prefer="innvestigate", probe=None, **kwargs):
     """Returns an analyzer named as in innvestigate that works on ``model``.
 
-    1. ``prefer="iba_tf"`` and ``name`` in :data:`FALLBACKS`, or ``name`` in
-       :data:`NOT_FROM_INNVESTIGATE` (``"random"``: innvestigate's returns the input plus
+    1. ``prefer="iba_tf"`` and ``name`` in :data:`~iba_tf.baselines.factory.FALLBACKS`, or ``name`` in
+       :data:`~iba_tf.baselines.factory.NOT_FROM_INNVESTIGATE` (``"random"``: innvestigate's returns the input plus
        noise): the iba_tf analyzer.
     2. ``"iba"``: :class:`iba_tf.IBACopyInnvestigate`, as built (it needs ``fit`` before it
        can analyze).
     3. Else innvestigate's analyzer (``innvestigate.create_analyzer(name, model, **kwargs)``),
        once it was built and ran on one sample (``probe``, default zeros of the input shape;
        analyzers that need ``fit`` first are only built).
-    4. If that fails and ``name`` is in :data:`FALLBACKS`: the iba_tf analyzer, with a
+    4. If that fails and ``name`` is in :data:`~iba_tf.baselines.factory.FALLBACKS`: the iba_tf analyzer, with a
        ``UserWarning`` (also logged at INFO level) naming innvestigate's error. The returned
        analyzer's ``fallback_reason`` holds that error in one line (None where nothing
        failed).

@@ -2,7 +2,7 @@
 
 :func:`explain_dataset` explains every image of a folder (one sub-folder per class) or of an
 .npy/.npz file with a saved Keras model and writes the maps and per-item metadata into one
-HDF5 file (layout: :mod:`iba_tf.dataset.store`, docs/dataset.md); :func:`read_results` reads
+HDF5 file (layout: ``iba_tf.dataset.store``, docs/dataset.md); :func:`read_results` reads
 it back. Dask is optional (``pip install "iba-tf[dask]"``) and imported only when a run uses
 it; importing this package loads neither Dask nor TensorFlow.
 

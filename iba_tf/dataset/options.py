@@ -30,9 +30,10 @@ class DatasetOptions:
         preprocess (str): pixel scaling (:data:`iba_tf.images.PREPROCESSING`).
         resize: resize images to this size (an int or ``(height, width)``), then crop the
             centre to the model's size; None: resize to the model's size.
-        array_key, label_key (str): the arrays of an .npz file (default: guessed).
+        array_key (str): the images array of an .npz file (default: guessed).
+        label_key (str): the labels array of an .npz file (default: guessed).
         hyperparameters (dict): IBA hyperparameters (names of
-            :data:`iba_tf.hyperparameters.HYPERPARAMETERS`); the others keep their defaults.
+            ``iba_tf.hyperparameters.HYPERPARAMETERS``); the others keep their defaults.
         fit_samples (int): items (a random subset) to estimate the feature statistics on,
             once, before the first item is explained; they are kept in the file.
         seed (int): seed of that subset.
@@ -94,7 +95,7 @@ class DatasetOptions:
         ``custom_objects`` a tuple and ``log`` a callable.
 
         Raises:
-            DatasetError: naming the first bad value and what was expected.
+            ~iba_tf.errors.InputError: naming the first bad value and what was expected.
         """
         workers = None if self.workers is None else _positive_int(self.workers, "workers", 0)
         if self.scheduler and workers == 0:

@@ -150,18 +150,18 @@ def explain_dataset(model, source, out, options=None, **keywords):
             :func:`iba_tf.get_imagenet_generator` reads it; a folder without sub-folders gives
             unlabelled images), or an ``.npy``/``.npz`` file of images in 0..255.
         out (str): the HDF5 file to write (or to continue).
-        options (DatasetOptions): how to explain it (default: its defaults).
-        **keywords: options to change, by name: any attribute of :class:`DatasetOptions`
-            (``layer``, ``targets``, ``preprocess``, ``resize``, ``workers``, ...) or IBA
-            hyperparameter:
-
+        options (~iba_tf.dataset.options.DatasetOptions): how to explain it (default: its defaults).
+        **keywords: options to change, by name: any attribute of
+            :class:`~iba_tf.dataset.options.DatasetOptions` (``layer``, ``targets``,
+            ``preprocess``, ``resize``, ``workers``, ...) or an IBA hyperparameter:
 {hyperparameters}
 
     Returns:
         RunSummary: what the file holds and what this run did.
 
     Raises:
-        DatasetError: bad input (names the bad value); MissingDaskError: Dask is needed.
+        InputError: bad input (names the bad value).
+        MissingDaskError: Dask is needed.
         KeyboardInterrupt: after closing the file and the cluster; rerun to continue.
 
     Example:
@@ -201,7 +201,7 @@ def explain_dataset(model, source, out, options=None, **keywords):
 
 if explain_dataset.__doc__:      # None under python -OO
     explain_dataset.__doc__ = explain_dataset.__doc__.format(
-        hyperparameters=docstring_section(indent=12))
+        hyperparameters=docstring_section(indent=8))
 
 
 def _attrs(model, data, options):

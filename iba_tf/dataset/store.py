@@ -40,7 +40,7 @@ FORMAT_VERSION = 1
 PENDING, DONE, FAILED = 0, 1, 2
 ERROR_BYTES = 256
 
-# dataset path -> (dtype, fill value, what it holds); every one has N rows except /classes.
+#: dataset path -> (dtype, fill value, what it holds); every one has N rows except /classes.
 LAYOUT = {
     "saliency": ("float32", np.nan, "(N, H, W) bits per pixel; NaN until the item is done"),
     "items/key": ("str", None, "(N,) the image path relative to the folder, or the array row"),

@@ -5,12 +5,12 @@ Every check takes an analyzer with innvestigate's calling convention (``analyze(
 attributions or ``(N, H, W)`` maps: innvestigate's analyzers, :mod:`iba_tf.baselines` and
 :class:`iba_tf.IBACopyInnvestigate` all go through the same code.
 
-- :func:`degradation_test` (:mod:`.degradation`): MoRF / LeRF tile removal, the IBA paper's
+- :func:`degradation_test` (``iba_tf.evaluation.degradation``): MoRF / LeRF tile removal, the IBA paper's
   degradation test; returns both curves and the area between them.
-- :func:`cascading_randomization` (:mod:`.sanity`): Adebayo et al.'s sanity check.
+- :func:`cascading_randomization` (``iba_tf.evaluation.sanity``): Adebayo et al.'s sanity check.
 - :func:`localisation_test`, :func:`mass_inside`, :func:`pointing_game`, :func:`bbox_test`
-  (:mod:`.localisation`): for data with known boxes or masks.
-- :func:`plot_degradation`, :func:`plot_sanity`, :func:`markdown_table` (:mod:`.report`).
+  (``iba_tf.evaluation.localisation``): for data with known boxes or masks.
+- :func:`plot_degradation`, :func:`plot_sanity`, :func:`markdown_table` (``iba_tf.evaluation.report``).
 
 Example:
     >>> from iba_tf.evaluation import degradation_test, cascading_randomization

@@ -58,18 +58,22 @@ class DegradationResult:
 
     Attributes:
         fractions (np.ndarray): share of the tiles replaced at each step, from 0 to 1.
-        morf, lerf (np.ndarray): the normalised mean curves (1 at the start, 0 at the end).
+        morf (np.ndarray): the normalised mean MoRF curve (1 at the start, 0 at the end).
+        lerf (np.ndarray): the normalised mean LeRF curve.
         area (float): the area between the curves, ``trapz(lerf - morf, fractions)``; larger
             is better, about 0 for a random ranking, at most 1.
         area_sem (float): standard error of ``area`` over the samples.
         sample_areas (np.ndarray): each sample's area between its raw curves, scaled with the
             common normalisation; their mean is ``area``. Subtract two methods' sample areas
             (same images, same order) for a paired comparison.
-        morf_area, lerf_area (float): the areas under each curve (MoRF: smaller is better,
-            LeRF: larger is better).
-        morf_scores, lerf_scores (np.ndarray): raw scores per sample and step ``(N, steps)``.
+        morf_area (float): the area under the MoRF curve (smaller is better).
+        lerf_area (float): the area under the LeRF curve (larger is better).
+        morf_scores (np.ndarray): raw MoRF scores per sample and step ``(N, steps)``.
+        lerf_scores (np.ndarray): raw LeRF scores per sample and step ``(N, steps)``.
         targets (np.ndarray): the explained class per sample.
-        tile_size (int), baseline (str), score (str): the settings.
+        tile_size (int): the tile size setting.
+        baseline (str): the baseline setting.
+        score (str): the score setting.
     """
     fractions: np.ndarray
     morf: np.ndarray

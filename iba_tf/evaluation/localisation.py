@@ -128,7 +128,8 @@ def localisation_test(X, masks, analyzer=None, attributions=None, targets=None, 
             :func:`boxes_to_masks`).
         analyzer: any analyzer with innvestigate's API; or ``attributions``.
         targets (np.ndarray): class per sample (needed by analyzers in ``"index"`` mode).
-        reduce (str), absolute (bool): how attributions become maps (:func:`to_maps`).
+        reduce (str): how attributions become maps (see ``absolute``).
+        absolute (bool): how attributions become maps (:func:`to_maps`).
         tolerance (int): the pointing game's tolerance in pixels.
 
     Returns:

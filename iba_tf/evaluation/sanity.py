@@ -57,9 +57,12 @@ class SanityResult:
         final (float): the mean correlation after the last step (all listed layers random);
             near 0 is what a sensitive method reaches, near 1 fails the check.
         targets (np.ndarray): the explained class per sample (fixed through the cascade).
-        masked_correlations, masked_mean_correlation, masked_final: the same, computed only on
-            the pixels inside the ``masks`` given to the check (None without masks).
-        original_maps, final_maps (np.ndarray): the maps before and after the last step.
+        masked_correlations (np.ndarray): ``correlations`` computed only on the pixels inside
+            the ``masks`` given to the check (None without masks).
+        masked_mean_correlation (np.ndarray): ``mean_correlation`` on those pixels.
+        masked_final (float): ``final`` on those pixels.
+        original_maps (np.ndarray): the maps before the first step.
+        final_maps (np.ndarray): the maps after the last step.
     """
     labels: list
     correlations: np.ndarray
@@ -186,7 +189,8 @@ def cascading_randomization(model, analyzer, X, targets=None, layers=None, group
         mode (str): how weights are redrawn, ``"normal"`` or ``"shuffle"``
             (:func:`randomize_weights`).
         seed (int): seed of the random weights.
-        reduce (str), absolute (bool): how attributions become maps (see
+        reduce (str): how attributions become maps (see ``absolute``).
+        absolute (bool): how attributions become maps (see
             :func:`iba_tf.evaluation.to_maps`); Adebayo et al. report both signed and absolute
             maps.
         refit_data (np.ndarray): data to refit IBA's feature statistics on after each step.

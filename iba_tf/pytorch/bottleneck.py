@@ -2,27 +2,27 @@
 
 The PyTorch port of :class:`iba_tf.IBALayer`: the same method, defaults and numbers (the blur
 uses the same matrices from :mod:`iba_tf.smoothing`, the optimiser the same Adam update as the
-TensorFlow port), for features in torch's channels-first layout ``(c, h, w)``.
+TensorFlow port), for features in torch's channels-first layout ``(c, h, w)``. This module
+holds the bottleneck's state and its noise injection; the tensor arithmetic lives in
+:mod:`.ops`, the feature statistics in :mod:`.statistics`, the layer hooks in :mod:`.hooks`
+and the estimation and optimisation loops in :mod:`.loops`.
 """
 import contextlib
-import functools
-import math
 
-import numpy as np
 import torch
 from torch import nn
 
 from .. import hyperparameters
-from ..smoothing import smoothing_matrix
-from ..utils import get_tqdm, ifnone
+from ..utils import ifnone
 from ..welford import WelfordEstimator
+from . import loops, statistics
 from .estimator import TorchWelfordEstimator
+from .hooks import register_bottleneck
+from .ops import blur, capacity_per_neuron
 from .utils import to_saliency_map
 
+# blur and capacity_per_neuron are re-exported: their home was this module.
 __all__ = ["IBA", "blur", "capacity_per_neuron"]
-
-_MODES = ("saliency", "capacity")
-
 
 class _InterruptExecution(Exception):
     """Raised by the bottleneck inside ``interrupt_execution()`` to stop the forward pass."""
@@ -30,63 +30,6 @@ class _InterruptExecution(Exception):
 
 def _validate(**values):
     return hyperparameters.validate(_prefix="IBA: ", **values)
-
-
-@functools.lru_cache(maxsize=64)
-def _smoothing_matrix(size, sigma):
-    return smoothing_matrix(size, sigma)
-
-
-def blur(x, sigma):
-    """Gaussian-blurs every axis of ``x`` but the first with std ``sigma`` (reflect padding).
-
-    ``x`` has alpha's shape ``(c, *spatial)``: each channel is blurred over its spatial axes.
-    Each axis is one product with :func:`iba_tf.smoothing.smoothing_matrix` (the matrices of the
-    TensorFlow port), so the blur is differentiable and works for any map size. ``sigma`` of 0
-    or None returns ``x``.
-
-    Args:
-        x (torch.Tensor): ``(c, *spatial)``, e.g. ``(c, h, w)``.
-        sigma (float): the kernel's std in pixels of the feature map.
-
-    Returns:
-        torch.Tensor: the blurred ``x``, same shape.
-    """
-    if not sigma:
-        return x
-    for axis in range(1, x.ndim):
-        matrix = torch.as_tensor(_smoothing_matrix(x.shape[axis], float(sigma)),
-                                 dtype=x.dtype, device=x.device)
-        # out[..., i, ...] = sum_j matrix[i, j] * x[..., j, ...]
-        x = torch.movedim(torch.movedim(x, axis, -1) @ matrix.T, -1, axis)
-    return x
-
-
-def capacity_per_neuron(lam, one_minus_lam, normalized_feature):
-    """The KL divergence (nats) of ``N(lam * r, (1 - lam)^2)`` from ``N(0, 1)``, per neuron.
-
-    ``one_minus_lam`` is passed separately (the blurred ``sigmoid(-alpha)``) so that
-    ``log(1 - lam)`` stays accurate where ``lam`` rounds to 1; it is clamped to the smallest
-    normal float before the log, so the result is finite.
-    """
-    tiny = torch.finfo(one_minus_lam.dtype).tiny
-    log_one_minus_lam = torch.log(torch.clamp(one_minus_lam, min=tiny))
-    return -0.5 * (1. + 2. * log_one_minus_lam - (lam * normalized_feature) ** 2
-                   - one_minus_lam ** 2)
-
-
-def _adam_step(param, grad, state, lr, beta1=0.9, beta2=0.999, epsilon=1e-8):
-    """One Adam step in place, the update of ``tf.train.AdamOptimizer`` (and the TF port).
-
-    It differs from ``torch.optim.Adam`` only in where epsilon enters (``sqrt(v_t) + eps``
-    with the bias correction folded into the step size).
-    """
-    state["t"] += 1
-    t = state["t"]
-    state["m"].mul_(beta1).add_(grad, alpha=1 - beta1)
-    state["v"].mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-    step_size = lr * math.sqrt(1 - beta2 ** t) / (1 - beta1 ** t)
-    param.sub_(step_size * state["m"] / (state["v"].sqrt() + epsilon))
 
 
 def _as_torch_estimator(estimator):
@@ -178,13 +121,8 @@ class IBA(nn.Module):
         self.progbar = bool(progbar)
         self.input_or_output = input_or_output
         self.relu = bool(relu)
-        self._given_stats = None
-        if feature_mean is not None:
-            self._given_stats = tuple(self._as_array(value, name) for value, name in (
-                (feature_mean, "feature_mean"), (feature_std, "feature_std")))
-            if self._given_stats[0].shape != self._given_stats[1].shape:
-                raise ValueError("IBA: feature_mean has shape {} but feature_std {}.".format(
-                    self._given_stats[0].shape, self._given_stats[1].shape))
+        self._given_stats = (None if feature_mean is None
+                             else statistics.given_statistics(feature_mean, feature_std))
         #: alpha of the last analysis, shape of the feature ``(c, h, w)``; None before it
         self.alpha = None
         self._stats = None        # (mean, std, active) of the current settings, CPU tensors
@@ -199,41 +137,10 @@ class IBA(nn.Module):
         if layer is not None:
             self._attach(layer)
 
-    @staticmethod
-    def _as_array(value, name):
-        if torch.is_tensor(value):
-            value = value.detach().cpu().double().numpy()
-        value = np.asarray(value, dtype=np.float64)
-        if not np.all(np.isfinite(value)):
-            raise ValueError("IBA: {} has NaN/inf values.".format(name))
-        return value
-
     # ------------------------------------------------------------------ attaching
     def _attach(self, layer):
-        if not isinstance(layer, nn.Module):
-            raise TypeError("IBA: layer must be an nn.Module (or None), got {!r}."
-                            .format(type(layer).__name__))
-        if self.input_or_output == "output":
-            def hook(module, inputs, output):
-                self._check_tensor(output, "output")
-                return self(output)
-            self._hook_handle = layer.register_forward_hook(hook)
-        else:
-            def pre_hook(module, inputs):
-                if not inputs:
-                    raise TypeError("IBA: {} was called without a positional input."
-                                    .format(type(module).__name__))
-                self._check_tensor(inputs[0], "input")
-                return (self(inputs[0]),) + tuple(inputs[1:])
-            self._hook_handle = layer.register_forward_pre_hook(pre_hook)
+        self._hook_handle = register_bottleneck(self, layer, self.input_or_output)
         self._layer = (layer,)
-
-    @staticmethod
-    def _check_tensor(value, what):
-        if not torch.is_tensor(value):
-            raise TypeError("IBA: the layer's {} is a {}, not a tensor; attach the bottleneck to a "
-                            "layer with a single tensor {}.".format(what, type(value).__name__,
-                                                                   what))
 
     def detach(self):
         """Removes the bottleneck's hook from its layer, restoring the original model.
@@ -292,40 +199,13 @@ class IBA(nn.Module):
         """Returns (mean, std clamped, active) on ``x``'s device and dtype, checked."""
         if self._stats is None:
             self._load_statistics()
-        mean, std, active = self._stats
-        if tuple(x.shape[1:]) != tuple(mean.shape):
-            raise ValueError("IBA: the feature has shape {} per sample, but its statistics have "
-                             "shape {}; estimate them again on this layer (reset_estimate / "
-                             "estimate) or pass statistics of the right shape."
-                             .format(tuple(x.shape[1:]), tuple(mean.shape)))
-        key = (x.device, x.dtype)
-        if key not in self._stats_on:
-            self._stats_on[key] = (mean.to(device=x.device, dtype=x.dtype),
-                                   std.to(device=x.device, dtype=x.dtype), active.to(x.device))
-        return self._stats_on[key]
+        return statistics.statistics_on(self._stats, self._stats_on, x)
 
     def _load_statistics(self, min_std=None, active_neurons_threshold=None):
         """Computes (mean, std, active) for the given settings (None: the module's)."""
-        min_std = ifnone(min_std, self.min_std)
-        threshold = ifnone(active_neurons_threshold, self.active_neurons_threshold)
-        if self._given_stats is not None:
-            mean, std = self._given_stats
-            active = np.ones(mean.shape, dtype=bool)
-        elif self.estimator.n_samples() >= 2:
-            mean, std = self.estimator.welford.mean(), self.estimator.welford.std()
-            active = self.estimator.welford.active_neurons(threshold)
-        else:
-            raise RuntimeError(
-                "IBA has no feature statistics ({} sample(s) estimated): call "
-                "iba.estimate(model, dataloader) first, or pass feature_mean and feature_std."
-                .format(self.estimator.n_samples()))
-        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(std))):
-            raise ValueError("IBA: the estimated feature statistics have NaN/inf values: the "
-                             "model produced non-finite features; call reset_estimate() and "
-                             "estimate on valid inputs.")
-        self._set_statistics((torch.from_numpy(mean).float(),
-                              torch.from_numpy(np.maximum(std, min_std)).float(),
-                              torch.from_numpy(np.asarray(active, dtype=bool))))
+        self._set_statistics(statistics.load_statistics(
+            self.estimator, self._given_stats, ifnone(min_std, self.min_std),
+            ifnone(active_neurons_threshold, self.active_neurons_threshold)))
 
     def _set_statistics(self, stats):
         self._stats = stats
@@ -426,28 +306,8 @@ class IBA(nn.Module):
             parameter = next(iter(model.parameters()), None)
             device = None if parameter is None else parameter.device
         self._set_statistics(None)
-        start = self.estimator.n_samples()
-        with get_tqdm()(total=n_samples, disable=not ifnone(progbar, self.progbar),
-                        desc="Estimating", unit="sample") as bar, torch.no_grad():
-            for batch in dataloader:
-                inputs = batch[0] if isinstance(batch, (tuple, list)) else batch
-                if not torch.is_tensor(inputs):
-                    raise TypeError("IBA.estimate: the dataloader must yield tensors or tuples "
-                                    "whose first item is the input tensor; got {!r}."
-                                    .format(type(inputs).__name__))
-                if device is not None:
-                    inputs = inputs.to(device)
-                before = self.estimator.n_samples()
-                with self.enable_estimation(), self.interrupt_execution():
-                    model(inputs)
-                if self.estimator.n_samples() == before:
-                    raise RuntimeError("IBA.estimate: running the model did not pass the "
-                                       "bottleneck; attach the IBA to a layer of this model "
-                                       "(IBA(model.layer)) or insert it into the model.")
-                seen = self.estimator.n_samples() - start
-                bar.update(min(seen, n_samples) - bar.n)
-                if seen >= n_samples:
-                    break
+        loops.estimate_features(self, model, dataloader, device, n_samples,
+                                progbar=ifnone(progbar, self.progbar))
         return self
 
     # ------------------------------------------------------------------ analysis
@@ -484,17 +344,7 @@ class IBA(nn.Module):
         Returns:
             np.ndarray: the saliency map or the capacity after the last step.
         """
-        if mode not in _MODES:
-            raise ValueError("IBA.analyze: mode must be 'saliency' or 'capacity', got {!r}."
-                             .format(mode))
-        if not torch.is_tensor(input_t) or input_t.ndim < 2 or input_t.shape[0] != 1:
-            raise ValueError("IBA.analyze explains one sample at a time: input_t must be a tensor "
-                             "with a batch axis of size 1, e.g. image[None]; got {}.".format(
-                                 tuple(input_t.shape) if torch.is_tensor(input_t)
-                                 else type(input_t).__name__))
-        if not callable(model_loss_fn):
-            raise TypeError("IBA.analyze: model_loss_fn must be callable (a closure mapping an "
-                            "input batch to a scalar loss).")
+        loops.check_analyze_arguments(input_t, model_loss_fn, mode)
         _validate(beta=beta, optimization_steps=optimization_steps, min_std=min_std, lr=lr,
                   batch_size=batch_size, active_neurons_threshold=active_neurons_threshold)
         beta = ifnone(beta, self.beta)
@@ -503,61 +353,18 @@ class IBA(nn.Module):
         batch_size = ifnone(batch_size, self.batch_size)
         self._load_statistics(min_std, active_neurons_threshold)
 
-        feature = self._record_feature(input_t, model_loss_fn)
+        feature = loops.record_feature(self, input_t, model_loss_fn)
         self._statistics_on(feature)    # checks the shape
-        alpha = torch.full(feature.shape[1:], float(self.initial_alpha), dtype=feature.dtype,
-                           device=feature.device)
-        self.alpha = alpha
-        adam = dict(t=0, m=torch.zeros_like(alpha), v=torch.zeros_like(alpha))
-        batch = input_t.expand(batch_size, *input_t.shape[1:])
-        alpha.requires_grad_(True)
-        try:
-            with self.restrict_flow(), torch.enable_grad():
-                for _ in get_tqdm()(range(steps), disable=not self.progbar, desc="IBA"):
-                    self._capacity = None
-                    model_loss = model_loss_fn(batch)
-                    self._check_step(model_loss)
-                    loss = model_loss + beta * self._capacity.mean()
-                    gradient, = torch.autograd.grad(loss, [alpha])
-                    with torch.no_grad():
-                        gradient = torch.where(torch.isfinite(gradient), gradient,
-                                               torch.zeros_like(gradient))
-                        _adam_step(alpha, gradient, adam, lr)
-        finally:
-            alpha.requires_grad_(False)
+        self.alpha = torch.full(feature.shape[1:], float(self.initial_alpha),
+                                dtype=feature.dtype, device=feature.device)
+        loops.optimize_alpha(self, self.alpha, input_t.expand(batch_size, *input_t.shape[1:]),
+                             model_loss_fn, steps, beta, lr)
         with torch.no_grad():
             self._restricted(feature)   # the capacity of the final alpha
         capacity = self.capacity().cpu().numpy()
         if mode == "capacity":
             return capacity
         return to_saliency_map(capacity, tuple(input_t.shape[2:]), data_format="channels_first")
-
-    def _record_feature(self, input_t, model_loss_fn):
-        """Runs ``model_loss_fn(input_t)`` up to the bottleneck and returns the feature."""
-        self._captured = []
-        try:
-            with torch.no_grad(), self.interrupt_execution():
-                model_loss_fn(input_t)
-            captured = self._captured
-        finally:
-            self._captured = None
-        if not captured:
-            raise RuntimeError("IBA.analyze: model_loss_fn did not run the bottleneck; it must "
-                               "evaluate the model the IBA is attached to (or inserted in).")
-        return captured[0]
-
-    def _check_step(self, model_loss):
-        if self._capacity is None:
-            raise RuntimeError("IBA.analyze: model_loss_fn did not run the bottleneck; it must "
-                               "evaluate the model the IBA is attached to (or inserted in).")
-        if not torch.is_tensor(model_loss) or model_loss.numel() != 1:
-            raise ValueError("IBA.analyze: model_loss_fn must return a scalar loss tensor (e.g. "
-                             "the mean over the batch); got {}.".format(
-                                 tuple(model_loss.shape) if torch.is_tensor(model_loss)
-                                 else type(model_loss).__name__))
-        if not model_loss.requires_grad:
-            raise ValueError("IBA.analyze: the loss of model_loss_fn does not depend on the "
-                             "bottleneck; do not compute it under torch.no_grad() or detach it.")
 
     def extra_repr(self):
         """Returns the settings that ``repr(iba)`` shows."""

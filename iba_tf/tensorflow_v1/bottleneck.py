@@ -108,9 +108,16 @@ class Bottleneck:
         analyzing: bool placeholder, True while an optimisation runs.
         noise_samples: int placeholder, noise samples per explained sample.
         alpha: the trained parameter, one row per explained sample.
-        mean, std, active, pass_mask, min_std, smoothing: the statistics and settings that
-            one run of :attr:`configure` assigns from :attr:`configuration`'s placeholders.
-        beta, learning_rate, information_scale: placeholders fed while optimising.
+        mean: the feature mean (a variable, like the next five).
+        std: the feature std.
+        active: the active-neuron flags.
+        pass_mask: 1 where a neuron always passes.
+        min_std: the lower bound of the std.
+        smoothing: the blur matrices, one per spatial axis. One run of ``configure`` assigns
+            the six from ``configuration``'s placeholders.
+        beta: placeholder fed while optimising (as are the next two).
+        learning_rate: Adam's learning rate.
+        information_scale: ``1 / k`` with ``normalize_beta``, else 1.
         applications (list): the :class:`Application` of every :meth:`restrict` call.
     """
 
@@ -149,7 +156,7 @@ class Bottleneck:
         self.set_flag = self.restrict_flow_flag.assign(self.flag_value)
 
     def _make_configuration(self, shape):
-        """One run assigns the statistics and settings (:attr:`configure`) and resets alpha."""
+        """One run assigns the statistics and settings (``configure``) and resets alpha."""
         assigned = [self.mean, self.std, self.active, self.pass_mask, self.min_std]
         assigned += self.smoothing
         self.configuration = collections.OrderedDict(
@@ -161,16 +168,22 @@ class Bottleneck:
             tf.fill(tf.concat([[self.n_explained], shape], 0), INITIAL_ALPHA))
 
     # ------------------------------------------------------------------ the restricted feature
-    def restrict(self, feature):
+    def restrict(self, feature, alpha=None):
         """Returns ``feature``, or ``Z`` while analysing or while the flow is restricted.
 
         Builds the ops once per call; the branch is chosen at run time, so the identity branch
         never reads the bottleneck's variables.
+
+        Args:
+            feature (tf.Tensor): the feature map ``(n, *feature_shape)``.
+            alpha (tf.Tensor): ``(n, *feature_shape)`` alpha that replaces the :attr:`alpha`
+                variable (the Readout Bottleneck predicts it); None reads the variable.
         """
         restricted = tf.logical_or(self.analyzing, self.restrict_flow_flag)
         branch_alpha = []
         seeds = tuple(seed or 0 for seed in tf.random.get_seed(None))
-        outputs = cond(restricted, lambda: self._noisy_feature(feature, branch_alpha, seeds),
+        outputs = cond(restricted,
+                       lambda: self._noisy_feature(feature, branch_alpha, seeds, alpha),
                           lambda: tf.identity(feature))
         outputs.set_shape(feature.shape)
         self.applications.append(Application(feature, outputs, branch_alpha[0], seeds))
@@ -182,18 +195,21 @@ class Bottleneck:
                      self.pass_mask.read_value(), [m.read_value() for m in self.smoothing])
 
     def fed_state(self):
-        """The :class:`State` straight from :attr:`configuration`'s placeholders.
+        """The :class:`State` straight from ``configuration``'s placeholders.
 
-        Ops that run together with :attr:`configure` use it, so they need not wait for (or
+        Ops that run together with ``configure`` use it, so they need not wait for (or
         read) the variables.
         """
         fed = self.configuration
         return State(fed[self.mean], tf.maximum(fed[self.std], fed[self.min_std]),
                      fed[self.active], fed[self.pass_mask], [fed[m] for m in self.smoothing])
 
-    def lambdas(self):
-        """Returns ``alpha``, ``lambda`` and ``1 - lambda`` from the current alpha, blurred."""
-        alpha = self.alpha.read_value()
+    def lambdas(self, alpha=None):
+        """Returns ``alpha``, ``lambda`` and ``1 - lambda`` from the current alpha, blurred.
+
+        A given ``alpha`` tensor replaces the variable (see :meth:`restrict`).
+        """
+        alpha = self.alpha.read_value() if alpha is None else alpha
         lam, one_minus_lam = lambdas(alpha, [m.read_value() for m in self.smoothing])
         return alpha, lam, one_minus_lam
 
@@ -201,8 +217,8 @@ class Bottleneck:
         """The feature std, clamped from below by ``min_std``."""
         return tf.maximum(self.std.read_value(), self.min_std.read_value())
 
-    def _noisy_feature(self, feature, branch_alpha, seeds):
-        alpha = self.alpha.read_value()
+    def _noisy_feature(self, feature, branch_alpha, seeds, alpha=None):
+        alpha = self.alpha.read_value() if alpha is None else tf.identity(alpha)
         branch_alpha.append(alpha)
         state = self.state()
         lam = ops.smooth(tf.sigmoid(alpha), state.smoothing)

@@ -3,6 +3,7 @@ import contextlib
 
 import numpy as np
 
+from ..hyperparameters import DEFAULTS
 from .compat import tf
 from . import ops
 from .bottleneck import Bottleneck
@@ -11,7 +12,60 @@ from .graph import Tail, get_tensor
 from .session import resolve_session
 from .transfer import Transfer, copy_variables, transfer_groups
 
-__all__ = ["IBACopy"]
+__all__ = ["IBACopy", "import_tail"]
+
+
+def import_tail(tail, restricted, noise_samples):
+    """Imports ``tail`` into the default graph, reading ``restricted`` instead of its feature.
+
+    Args:
+        tail (Tail): the part of the original graph to copy.
+        restricted (tf.Tensor): the tensor of the default graph that replaces the feature.
+        noise_samples (tf.Tensor): rows per sample of ``restricted``; batch-shaped fed
+            tensors are repeated as often.
+
+    Returns:
+        (outputs, fed, transfers): the copied outputs, one placeholder per ``tail.fed``
+        tensor (feed it the original's value) and a :class:`Transfer` per copied variable.
+    """
+    input_map = {tail.feature.name: restricted}
+    fed = []
+    for tensor in tail.fed:
+        placeholder = tf.placeholder(tensor.dtype, tensor.shape,
+                                     name=tensor.op.name.replace("/", "_") + "_fed")
+        fed.append(placeholder)
+        # batch-shaped inputs are repeated like the feature: one row per noise sample
+        batched = tensor.shape.ndims and tf.dimension_value(tensor.shape[0]) is None
+        input_map[tensor.name] = (ops.repeat_rows(placeholder, noise_samples)
+                                  if batched else placeholder)
+    variable_names = [op.name + ":0" for op in tail.variables]
+    imported = tf.import_graph_def(
+        tail.graph_def(), input_map=input_map, name="copy",
+        return_elements=[t.name for t in tail.outputs] + variable_names)
+    outputs = imported[:len(tail.outputs)]
+    graph = tf.get_default_graph()
+    transfers = [Transfer(op, _variable_value(op), copy_variable, graph)
+                 for op, copy_variable in zip(tail.variables, imported[len(tail.outputs):])]
+    return outputs, fed, transfers
+
+
+def _variable_value(variable_op):
+    """A tensor of the original graph that reads the variable.
+
+    An existing plain read is reused (reads with control dependencies, e.g. after a
+    moving-average update, would run that update); only if there is none, one read op is
+    added to the original graph.
+    """
+    if variable_op.type != "VarHandleOp":
+        return variable_op.outputs[0]
+    graph = variable_op.graph
+    for consumer in variable_op.outputs[0].consumers():
+        if (consumer.type == "ReadVariableOp" and not consumer.control_inputs
+                and graph.is_fetchable(consumer)):
+            return consumer.outputs[0]
+    with graph.as_default(), tf.name_scope(None):
+        return tf.raw_ops.ReadVariableOp(resource=variable_op.outputs[0],
+                                         dtype=variable_op.get_attr("dtype"))
 
 
 class IBACopy(BottleneckMethods):
@@ -59,8 +113,10 @@ class IBACopy(BottleneckMethods):
 
     def __init__(self, feature, outputs, estimator=None, feature_mean=None, feature_std=None,
                  feature_active=None, graph=None, session=None, copy_session_config=None,
-                 batch_size=10, steps=10, beta=10, learning_rate=1, min_std=0.01, smooth_std=1,
-                 normalize_beta=True, **keras_kwargs):
+                 batch_size=DEFAULTS["batch_size"], steps=DEFAULTS["steps"],
+                 beta=DEFAULTS["beta"], learning_rate=DEFAULTS["learning_rate"],
+                 min_std=DEFAULTS["min_std"], smooth_std=DEFAULTS["smooth_std"],
+                 normalize_beta=DEFAULTS["normalize_beta"], **keras_kwargs):
         unknown = sorted(set(keras_kwargs) - {"name"})
         if unknown:
             raise TypeError("IBACopy got unexpected keyword argument(s) {}: it is not a Keras "
@@ -93,7 +149,6 @@ class IBACopy(BottleneckMethods):
 
     # ------------------------------------------------------------------ building the copy
     def _build_copy(self, config):
-        tail = self._tail
         self._copy_graph = tf.Graph()
         # a graph-level seed of the model's graph seeds the copy's noise as well
         self._copy_graph.seed = self._original_graph.seed
@@ -102,45 +157,10 @@ class IBACopy(BottleneckMethods):
             self._copy_feature = tf.placeholder(feature.dtype, feature.shape, name="feature")
             self._bottleneck = Bottleneck(feature.shape[1:].as_list(), name=self.name)
             restricted = self._bottleneck.restrict(self._copy_feature)
-            input_map = {feature.name: restricted}
-            self._copy_fed = []
-            for tensor in tail.fed:
-                placeholder = tf.placeholder(tensor.dtype, tensor.shape,
-                                             name=tensor.op.name.replace("/", "_") + "_fed")
-                self._copy_fed.append(placeholder)
-                # batch-shaped inputs are repeated like the feature: one row per noise sample
-                batched = tensor.shape.ndims and tf.dimension_value(tensor.shape[0]) is None
-                input_map[tensor.name] = (ops.repeat_rows(placeholder, self._bottleneck.noise_samples)
-                                          if batched else placeholder)
-            variable_names = [op.name + ":0" for op in tail.variables]
-            imported = tf.import_graph_def(
-                tail.graph_def(), input_map=input_map, name="copy",
-                return_elements=[t.name for t in tail.outputs] + variable_names)
-            self._copy_outputs = imported[:len(tail.outputs)]
-            copy_variables = imported[len(tail.outputs):]
-        self._transfers = [
-            Transfer(op, self._variable_value(op), copy_variable, self._copy_graph)
-            for op, copy_variable in zip(tail.variables, copy_variables)]
+            copied = import_tail(self._tail, restricted, self._bottleneck.noise_samples)
+        self._copy_outputs, self._copy_fed, self._transfers = copied
         self._copy_session = tf.Session(graph=self._copy_graph, config=config)
         self._copy_session.run(self._bottleneck.initialize_flag)
-
-    def _variable_value(self, variable_op):
-        """A tensor of the original graph that reads the variable.
-
-        An existing plain read is reused (reads with control dependencies, e.g. after a
-        moving-average update, would run that update); only if there is none, one read op is
-        added to the original graph.
-        """
-        if variable_op.type != "VarHandleOp":
-            return variable_op.outputs[0]
-        graph = variable_op.graph
-        for consumer in variable_op.outputs[0].consumers():
-            if (consumer.type == "ReadVariableOp" and not consumer.control_inputs
-                    and graph.is_fetchable(consumer)):
-                return consumer.outputs[0]
-        with graph.as_default(), tf.name_scope(None):
-            return tf.raw_ops.ReadVariableOp(resource=variable_op.outputs[0],
-                                             dtype=variable_op.get_attr("dtype"))
 
     # ------------------------------------------------------------------ variables
     def update_variables(self):

@@ -2,9 +2,9 @@
 
 A host class (the Keras layer, the graph copy) composes a :class:`~.bottleneck.Bottleneck`,
 an :class:`~.objective.Objective` and :class:`~.statistics.FeatureStatistics`, and says three
-things about where it lives: which tensor is the feature (:meth:`_feature_tensor`), which
-session computes it from the model's inputs (:meth:`_feature_session`) and which session holds
-the bottleneck (:meth:`_bottleneck_session`). Everything else (defaults, reports, fitting,
+things about where it lives: which tensor is the feature (``_feature_tensor``), which
+session computes it from the model's inputs (``_feature_session``) and which session holds
+the bottleneck (``_bottleneck_session``). Everything else (defaults, reports, fitting,
 ``restrict_flow``, state) is the same for both and lives here.
 """
 import contextlib

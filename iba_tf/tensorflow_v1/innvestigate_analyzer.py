@@ -4,13 +4,13 @@ import inspect
 import numpy as np
 from innvestigate.analyzer.base import AnalyzerBase
 
+from ..hyperparameters import DEFAULTS
 from .compat import keras, keras_of
 from ..saliency import to_saliency_map
 from ..utils import get_tqdm
 from ..welford import WelfordEstimator
 from .copy import IBACopy
 from .models import default_feature_layer, feature_tensor as _feature_tensor, is_on_main_path
-from .registration import register_with_innvestigate
 
 __all__ = ["IBACopyInnvestigate", "default_feature_layer", "is_on_main_path"]
 
@@ -45,10 +45,10 @@ class IBACopyInnvestigate(AnalyzerBase):
             all samples or one per sample). ``"all"`` is refused: IBA explains one class per
             sample.
         feature_name (str): layer name or tensor name of the feature to restrict; None picks
-            :func:`default_feature_layer`.
+            :func:`~iba_tf.tensorflow_v1.models.default_feature_layer`.
         estimator, feature_mean, feature_std, feature_active: feature statistics.
         batch_size, steps, beta, learning_rate, min_std, smooth_std, normalize_beta: default
-            hyperparameters (see :class:`IBALayer`); change them with :meth:`set_default`.
+            hyperparameters (see :class:`IBALayer`); change them with :meth:`IBACopy.set_default() <iba_tf.IBACopy.set_default>`.
         session: the model's session; None uses Keras' session.
         copy_session_config: config of the copy's session.
         disable_model_checks (bool): kept for innvestigate compatibility (IBA has no checks).
@@ -60,7 +60,7 @@ class IBACopyInnvestigate(AnalyzerBase):
             :class:`~iba_tf.IBACopy`).
 
     The analyzer has an :class:`~iba_tf.IBACopy` (:attr:`copy`) and offers its API
-    (:data:`IBACOPY_API`: ``update_variables()`` after the model's weights change,
+    (``IBACOPY_API``: ``update_variables()`` after the model's weights change,
     ``restrict_flow()``, ``collect()`` / ``get_report()``, ``set_default()``, ``state_dict()``,
     ...), acting on that copy.
 
@@ -72,8 +72,10 @@ class IBACopyInnvestigate(AnalyzerBase):
 
     def __init__(self, model, neuron_selection_mode="max_activation", feature_name=None,
                  estimator=None, feature_mean=None, feature_std=None, feature_active=None,
-                 batch_size=10, steps=10, beta=10., learning_rate=1, min_std=0.01, smooth_std=1,
-                 normalize_beta=True, session=None, copy_session_config=None,
+                 batch_size=DEFAULTS["batch_size"], steps=DEFAULTS["steps"],
+                 beta=DEFAULTS["beta"], learning_rate=DEFAULTS["learning_rate"],
+                 min_std=DEFAULTS["min_std"], smooth_std=DEFAULTS["smooth_std"],
+                 normalize_beta=DEFAULTS["normalize_beta"], session=None, copy_session_config=None,
                  disable_model_checks=False, output="saliency", **keras_kwargs):
         _check_arguments(model, neuron_selection_mode, output)
         feature = _feature_tensor(model, feature_name)
@@ -258,14 +260,14 @@ class IBACopyInnvestigate(AnalyzerBase):
 
     @staticmethod
     def load(class_name, state):
-        """Rebuilds an analyzer from :meth:`save`'s ``(class_name, state)``."""
+        """Rebuilds an analyzer from ``save()``'s ``(class_name, state)``."""
         if class_name != IBACopyInnvestigate.__name__:
             return AnalyzerBase.load(class_name, state)
         return IBACopyInnvestigate(**IBACopyInnvestigate._state_to_kwargs(state))
 
     @staticmethod
     def load_npz(fname):
-        """Rebuilds an analyzer from a file written by :meth:`save_npz`.
+        """Rebuilds an analyzer from a file written by ``save_npz()``.
 
         (innvestigate's own ``load_npz`` cannot read its states with numpy >= 1.16.3, which
         refuses pickled arrays by default; this one allows them for this file.)
@@ -292,6 +294,3 @@ def _check_arguments(model, neuron_selection_mode, output):
             "The model {} ends with a softmax; IBA needs the logits. Use "
             "iba_tf.model_wo_softmax(model).".format(model.name))
 
-
-# innvestigate was imported first (this module imports it): register now that the class exists
-register_with_innvestigate()

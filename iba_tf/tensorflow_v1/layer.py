@@ -2,6 +2,7 @@
 import numpy as np
 
 from .compat import tf, keras, tf_keras, require_graph_mode
+from ..hyperparameters import DEFAULTS, docstring_section
 from .bottleneck import Bottleneck
 from .explainer import BottleneckMethods
 from .session import resolve_session
@@ -27,15 +28,7 @@ class _IBALayerMethods(BottleneckMethods):
         feature_active (np.ndarray): per-neuron flag; where 0, the neuron outputs 0 and passes
             no information. Default: all neurons active (with an estimator: the neurons that
             are non-zero in more than 1% of the samples).
-        batch_size (int): noise samples averaged per optimisation step (default 10).
-        steps (int): optimisation steps (default 10).
-        beta (float): weight of the information loss (default 10).
-        learning_rate (float): learning rate of Adam (default 1).
-        min_std (float): lower bound of the feature std (default 0.01).
-        smooth_std (float): std, in feature-map pixels, of the Gaussian blur of lambda
-            (default 1; 0 disables it).
-        normalize_beta (bool): if True, beta multiplies the mean capacity per neuron; if False,
-            the sum (default True).
+{hyperparameters}
         **kwargs: keras layer keyword arguments such as ``name``.
 
     Every hyperparameter given to :meth:`analyze` overrides the default for that call only;
@@ -58,7 +51,7 @@ class _IBALayerMethods(BottleneckMethods):
     of :meth:`collect` ed names). Where that part of the model cannot run inside a
     ``tf.while_loop`` (a ``tf.cond`` such as Keras' Dropout/BatchNorm learning-phase switch, a
     stateful op such as a random draw), and with ``progbar=True``, it runs one ``session.run``
-    per step instead, with the same result; :attr:`loop_fallback` then says why. Set
+    per step instead, with the same result; ``loop_fallback`` then says why. Set
     ``in_graph_loop = False`` to force the step-by-step path.
 
     The statistics are not model weights: a model saved with ``model.save`` keeps the layer's
@@ -66,8 +59,10 @@ class _IBALayerMethods(BottleneckMethods):
     """
 
     def __init__(self, estimator=None, feature_mean=None, feature_std=None, feature_active=None,
-                 batch_size=10, steps=10, beta=10, learning_rate=1, min_std=0.01, smooth_std=1.,
-                 normalize_beta=True, **kwargs):
+                 batch_size=DEFAULTS["batch_size"], steps=DEFAULTS["steps"],
+                 beta=DEFAULTS["beta"], learning_rate=DEFAULTS["learning_rate"],
+                 min_std=DEFAULTS["min_std"], smooth_std=DEFAULTS["smooth_std"],
+                 normalize_beta=DEFAULTS["normalize_beta"], **kwargs):
         super().__init__(**kwargs)
         self._init_methods(estimator, feature_mean, feature_std, feature_active, dict(
             batch_size=batch_size, steps=steps, beta=beta, learning_rate=learning_rate,
@@ -180,6 +175,11 @@ class _IBALayerMethods(BottleneckMethods):
         values = session.run([objective.application.inputs] + objective.bypass, feed_dict)
         return self._optimize(session, values[0], feed_dict, settings, pass_mask, progbar,
                               repeated=dict(zip(objective.bypass, values[1:])))
+
+
+if _IBALayerMethods.__doc__:     # None under python -OO
+    _IBALayerMethods.__doc__ = _IBALayerMethods.__doc__.replace(
+        "{hyperparameters}", docstring_section(indent=8))
 
 
 def make_iba_layer(keras_module):

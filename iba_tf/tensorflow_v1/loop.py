@@ -11,7 +11,7 @@ computed once per analysis, outside the loop. The per-step report values are gat
 TensorArrays. The run also configures the bottleneck and writes the final alpha back, so
 ``restrict_flow`` replays the analysis as before.
 
-Where the tail cannot live in a loop body (see :func:`~.graph.loop_body_tail`), the explainers
+Where the tail cannot live in a loop body (see ``graph.loop_body_tail``), the explainers
 fall back to the step-by-step path of :mod:`.optimization`.
 """
 import collections
@@ -37,7 +37,7 @@ class OptimizationLoop:
         name (str): name scope.
 
     Raises:
-        NotLoopable: if the tail cannot be imported into a loop body.
+        ValueError: (``graph.NotLoopable``) if the tail cannot be imported into a loop body.
     """
 
     def __init__(self, bottleneck, objective, collected=(), name="loop"):

@@ -8,7 +8,7 @@ from .compat import tf
 from . import ops
 from .graph import bypassing_tensors
 
-__all__ = ["Objective", "REPORT_VARIABLES", "classification_loss"]
+__all__ = ["Objective", "REPORT_VARIABLES", "classification_loss", "neuron_capacity"]
 
 REPORT_VARIABLES = ("alpha", "lambda", "capacity", "model_loss", "information_loss", "loss",
                     "alpha_gradient")
@@ -38,6 +38,23 @@ def classification_loss(logits, noise_samples, name):
     return target, per_row
 
 
+def neuron_capacity(bottleneck, feature, alpha=None):
+    """The capacity (nats) of every neuron of ``feature`` restricted with alpha.
+
+    Args:
+        bottleneck (Bottleneck): the engine (statistics, masks, smoothing).
+        feature (tf.Tensor): the unrestricted feature map ``(n, *feature_shape)``.
+        alpha (tf.Tensor): alpha to use instead of the bottleneck's variable (see
+            :meth:`Bottleneck.restrict`); None reads the variable.
+
+    Returns:
+        (alpha, lambda, capacity): the capacity is 0 for passed and inactive neurons.
+    """
+    alpha, lam, one_minus_lam = bottleneck.lambdas(alpha)
+    normalized, counted = information_terms(feature, bottleneck.state())
+    return alpha, lam, ops.capacity(lam, one_minus_lam, normalized) * counted
+
+
 def check_model_loss(model_loss):
     """Raises TypeError/ValueError unless ``model_loss`` is a scalar or per-row tensor."""
     if not isinstance(model_loss, tf.Tensor):
@@ -59,7 +76,8 @@ class Objective:
 
     Attributes:
         application (Application): the application the loss is computed from.
-        model_loss, target: as given.
+        model_loss: as given.
+        target: as given.
         bypass (list): tensors the loss reads around the bottleneck that come from the
             model's inputs (e.g. a residual shortcut); they are computed once per analysis and
             repeated once per noise sample.
@@ -67,7 +85,7 @@ class Objective:
         step: the op of one Adam step on alpha.
         reset: the op that resets alpha and Adam's moments (run after ``configure``).
         capacity: the per-neuron capacity tensor ``(n, *feature_shape)``.
-        report (dict): name -> tensor, for every name in :data:`REPORT_VARIABLES`.
+        report (dict): name -> tensor, for every name in ``REPORT_VARIABLES``.
     """
 
     def __init__(self, bottleneck, model_loss, target=None, name="objective"):

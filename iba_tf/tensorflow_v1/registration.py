@@ -39,16 +39,20 @@ def register_with_keras(keras_module=None):
 
 
 def register_with_innvestigate(innvestigate_module=None):
-    """Makes ``innvestigate.create_analyzer("iba", model, ...)`` return IBACopyInnvestigate.
+    """Registers ``"iba"`` (IBACopyInnvestigate) and ``"iba_readout"`` with innvestigate.
 
     Safe to call more than once.
     """
-    if _unfinished(_PACKAGE + ".innvestigate_analyzer", "IBACopyInnvestigate"):
-        return  # it imports innvestigate and calls this again once the class exists
+    if _unfinished(_PACKAGE + ".innvestigate_analyzer", "IBACopyInnvestigate") or \
+            _unfinished(_PACKAGE + ".innvestigate_readout", "IBAReadoutInnvestigate"):
+        return  # the post-import hooks of those modules call this again once they are done
     import innvestigate.analyzer
     from .innvestigate_analyzer import IBACopyInnvestigate
+    from .innvestigate_readout import IBAReadoutInnvestigate
     innvestigate.analyzer.analyzers["iba"] = IBACopyInnvestigate
     innvestigate.analyzer.IBACopyInnvestigate = IBACopyInnvestigate
+    innvestigate.analyzer.analyzers["iba_readout"] = IBAReadoutInnvestigate
+    innvestigate.analyzer.IBAReadoutInnvestigate = IBAReadoutInnvestigate
 
 
 def _unfinished(module_name, name):

@@ -1,7 +1,7 @@
 """Copying variable values from the original session into a graph copy's session.
 
 Used by :class:`~iba_tf.IBACopy`: values go through numpy, in groups of about
-:data:`TRANSFER_BYTES` (one session run per group), and variables larger than that in slices
+``TRANSFER_BYTES`` (one session run per group), and variables larger than that in slices
 of rows.
 """
 import numpy as np
