@@ -8,10 +8,16 @@ venv:
 demo: venv
 	$(PY) -m iba_tf.examples.demo --out demo_output
 
+# The TensorFlow suite runs on both stacks (each prints its own pass/fail counts), then the
+# PyTorch port's tests; every part runs even where an earlier one fails.
 test: venv
-	$(PY) -m pytest tests
-	$(MAKE) --no-print-directory docs
-	bash scripts/torch_tests.sh
+	@status=0; \
+	echo "== TensorFlow suite on the TF 1.15 stack (.venv, Python 3.7) =="; \
+	$(PY) -m pytest tests -q || status=1; \
+	bash scripts/tf2_tests.sh || status=1; \
+	$(MAKE) --no-print-directory docs || status=1; \
+	bash scripts/torch_tests.sh || status=1; \
+	exit $$status
 
 # The API reference (docs/_build/html). -W --keep-going: every warning is reported, then fails
 # the build; -E: a fresh read of every page (the check that each public name is documented
@@ -27,4 +33,4 @@ benchmark: venv
 	$(PY) benchmarks/attribution_quality.py
 
 clean:
-	rm -rf .venv demo_output .pytest_cache docs/_build
+	rm -rf .venv .venv-tf2 demo_output .pytest_cache docs/_build

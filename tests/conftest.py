@@ -1,4 +1,10 @@
-"""Shared fixtures: a fresh Keras graph per test and small models."""
+"""Shared fixtures: a fresh Keras graph per test and small models.
+
+The suite runs on both TensorFlow stacks. On TensorFlow 2 it disables eager execution before any
+test builds a model, as innvestigate 2 requires of its users (iba_tf never flips that global
+state itself: the suite plays the user). A test specific to one stack is marked
+``@pytest.mark.tf1_only`` or ``@pytest.mark.tf2_only`` and is skipped on the other.
+"""
 import os
 import warnings
 
@@ -8,6 +14,31 @@ warnings.filterwarnings("ignore", category=FutureWarning)
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+
+import tensorflow as _tf  # noqa: E402
+
+#: True on the TensorFlow 2 stack (TensorFlow 2.14, Keras 2.14, innvestigate 2).
+TF2 = int(_tf.__version__.split(".")[0]) >= 2
+if TF2:
+    _tf.compat.v1.disable_eager_execution()
+
+_STACK_MARKERS = {
+    "tf1_only": (not TF2, "needs the TensorFlow 1.15 stack"),
+    "tf2_only": (TF2, "needs the TensorFlow 2 stack"),
+}
+
+
+def pytest_report_header(config):
+    return "iba-tf stack: TensorFlow {} ({})".format(
+        _tf.__version__, "graph mode, eager disabled" if TF2 else "TF 1.15 graph mode")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        for marker, (runs_here, reason) in _STACK_MARKERS.items():
+            if item.get_closest_marker(marker) and not runs_here:
+                item.add_marker(pytest.mark.skip(reason="{} (this is TensorFlow {})".format(
+                    reason, _tf.__version__)))
 
 
 @pytest.fixture(autouse=True)

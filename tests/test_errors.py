@@ -2,7 +2,7 @@
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
+import tensorflow.compat.v1 as tf  # the TensorFlow 1 API on both stacks
 
 from conftest import small_cnn
 from iba_tf import IBALayer

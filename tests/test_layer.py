@@ -4,10 +4,11 @@ import pickle
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
+import tensorflow.compat.v1 as tf  # the TensorFlow 1 API on both stacks
 
 from conftest import small_cnn
 from iba_tf import IBALayer, to_saliency_map
+from iba_tf.tensorflow_v1.compat import get_session
 
 
 def test_analyze_returns_feature_shaped_capacity(fitted_cnn):
@@ -76,7 +77,7 @@ def test_steps_zero_gives_the_capacity_formula_at_the_initial_alpha():
     target = iba.set_classification_loss(model.output)
     image = np.random.rand(1, 32, 32, 3).astype("float32")
     capacity = iba.analyze({model.input: image, target: 0}, steps=0, min_std=0.05)
-    feature = keras.backend.get_session().run(iba._feature_tensor(), {model.input: image})[0]
+    feature = get_session().run(iba._feature_tensor(), {model.input: image})[0]
     lam = 1 / (1 + np.exp(-5.))
     r = (feature - mean) / np.maximum(std, 0.05)
     expected = -0.5 * (1 + np.log((1 - lam) ** 2) - (lam * r) ** 2 - (1 - lam) ** 2)
@@ -257,7 +258,7 @@ def test_fit_generator_stops_after_n_samples(fitted_cnn):
     iba.fit_generator(({model.input: images[i:i + 8]} for i in range(0, 40, 8)), n_samples=20,
                       progbar=False)
     assert iba.estimator.n_samples() == 24          # whole batches until 20 are reached
-    features = keras.backend.get_session().run(iba._feature_tensor(), {model.input: images[:24]})
+    features = get_session().run(iba._feature_tensor(), {model.input: images[:24]})
     np.testing.assert_allclose(iba.estimator.std(), features.std(0, ddof=1), rtol=1e-4,
                                atol=1e-6)
 

@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from conftest import small_cnn
 from iba_tf import IBACopy, IBALayer
+from iba_tf.tensorflow_v1.compat import get_session
 
 
 def seeded_cnn(**iba_kwargs):
@@ -119,7 +120,7 @@ def test_restrict_flow_replays_the_alpha_of_the_loop(fitted_cnn):
     model, iba, target, images = fitted_cnn
     iba.collect("alpha")
     iba.analyze({model.input: images[:1], target: 0}, steps=3)
-    session = keras.backend.get_session()
+    session = get_session()
     np.testing.assert_allclose(session.run(iba._bottleneck.alpha),
                                iba.get_report()["final"]["alpha"])
     with iba.restrict_flow():

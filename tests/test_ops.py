@@ -1,7 +1,7 @@
 """The graph building blocks against their reference definitions."""
 import numpy as np
 import scipy.ndimage
-import tensorflow as tf
+import tensorflow.compat.v1 as tf  # the TensorFlow 1 API on both stacks
 
 from iba_tf.smoothing import smoothing_matrix
 from iba_tf.tensorflow_v1 import ops

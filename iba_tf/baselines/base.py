@@ -20,10 +20,11 @@ def check_model(model, what):
         model: the model to check.
         what (str): who asks (named in the messages), e.g. ``"Gradient"``.
     """
-    from ..tensorflow_v1.compat import keras
+    from ..tensorflow_v1.compat import keras, tf_keras
     from ..tensorflow_v1.models import is_softmax
-    if not isinstance(model, keras.models.Model):
-        raise TypeError("{} needs a keras Model, got {!r}.".format(what, type(model).__name__))
+    if not isinstance(model, (keras.models.Model, tf_keras.models.Model)):
+        raise TypeError("{} needs a keras Model (keras or tf.keras), got {!r}.".format(
+            what, type(model).__name__))
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise ValueError("{} explains models with one input and one output; {} has {} input(s) "
                          "and {} output(s).".format(what, model.name, len(model.inputs),

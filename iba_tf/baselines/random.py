@@ -28,9 +28,9 @@ class Random(TFAnalyzer):
 
     def __init__(self, model, neuron_selection_mode="max_activation", stddev=1., seed=0,
                  **kwargs):
-        from ..tensorflow_v1.compat import keras
-        if not isinstance(model, keras.models.Model):
-            raise TypeError("Random needs a keras Model, got {!r}.".format(type(model).__name__))
+        from ..tensorflow_v1.compat import keras, tf_keras
+        if not isinstance(model, (keras.models.Model, tf_keras.models.Model)):
+            raise TypeError("Random needs a keras Model (keras or tf.keras), got {!r}.".format(type(model).__name__))
         super().__init__(model, neuron_selection_mode, **kwargs)
         self._stddev = float(stddev)
         self._rng = np.random.RandomState(seed)

@@ -13,6 +13,8 @@ def load_model(args):
     """
     from ..quiet import quiet_tensorflow
     quiet_tensorflow()   # before the first import of keras, which prints to stderr
+    from ..tensorflow_v1.compat import use_graph_mode
+    use_graph_mode()     # the command is a program: it chooses graph mode as a user would
     from ..tensorflow_v1.models import load_keras_model
     return load_keras_model(args.model, args.custom_objects)
 

@@ -229,7 +229,7 @@ class Store:
     # ------------------------------------------------------------------ reading
     def keys(self):
         """The item keys, as written at creation."""
-        return [str(key) for key in self._file["items/key"][()]]
+        return [_text(key) for key in self._file["items/key"][()]]
 
     def state(self):
         """The feature statistics the maps are computed with (an IBA ``state_dict()``)."""
@@ -304,6 +304,11 @@ class Store:
         self.close()
 
 
+def _text(value):
+    """A string read from a dataset of strings: h5py 2 gives str, h5py 3 (TF 2 stack) bytes."""
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
 def read_results(path, saliency=True):
     """Reads a result file of :func:`iba_tf.dataset.explain_dataset` into memory.
 
@@ -327,9 +332,9 @@ def read_results(path, saliency=True):
             raise DatasetError("{} is not a result file of iba-tf explain-dataset".format(path))
         results = {"attrs": {key: (value.decode() if isinstance(value, bytes) else value)
                              for key, value in f.attrs.items()},
-                   "classes": [str(name) for name in f["classes"][()]],
+                   "classes": [_text(name) for name in f["classes"][()]],
                    "statistics": _read_state(f[STATISTICS]),
-                   "key": [str(key) for key in f["items/key"][()]],
+                   "key": [_text(key) for key in f["items/key"][()]],
                    "error": [message.decode("utf-8", "replace") for message in
                              f["items/error"][()]]}
         for field in ("label", "status") + _ROW_FIELDS:

@@ -77,13 +77,13 @@ def _session_config(threads):
     """Imports TensorFlow quietly; with ``threads``, gives Keras a session limited to them."""
     from ..quiet import quiet_tensorflow
     quiet_tensorflow()
+    from ..tensorflow_v1.compat import tf, set_session, use_graph_mode
+    use_graph_mode()        # a worker is a program: it chooses graph mode as a user would
     if threads is None:
         return None
-    import keras.backend as K
-    import tensorflow as tf
     config = tf.ConfigProto(intra_op_parallelism_threads=threads,
                             inter_op_parallelism_threads=min(2, threads))
-    K.set_session(tf.Session(config=config))
+    set_session(tf.Session(config=config))
     return config
 
 

@@ -16,13 +16,13 @@ Both curves therefore run from 1 to 0 over the fraction of tiles replaced, and t
 comparable between methods on the same model and data. (Averaging first avoids dividing by the
 tiny score range of single samples whose score hardly changes.)
 
-What is reused from innvestigate: :class:`innvestigate.tools.Perturbation` does the tiling (its
-per-tile aggregation and its expansion of tile masks to pixels). Not reused:
+Nothing is taken from innvestigate's perturbation tools (``innvestigate.tools.perturbate``),
+whose interface differs between innvestigate 1.0.9 and 2; what differs here from them:
 
-- its padding (``Perturbation.pad``): it asserts when only one of the two axes needs padding
-  (it pads the other by a whole tile); here both axes are padded with zeros to a multiple of
-  the tile size, centred as innvestigate does.
-
+- the tiling (tile sums, tile masks to pixels): a reshape in numpy (:func:`_tile_sums`,
+  :func:`_tiles_to_pixels`); its padding (``Perturbation.pad``) asserts when only one of the
+  two axes needs padding (it pads the other by a whole tile); here both axes are padded with
+  zeros to a multiple of the tile size, centred as innvestigate does.
 - its ranking (``compute_region_ordering``): it breaks ties by position, and ties are common
   (zero gradients behind ReLUs, tiles where IBA passes no bits); a tie-break by position would
   bias both curves towards one corner of the image. Here ties are broken at random (seeded).
@@ -137,11 +137,16 @@ def baseline_images(X, baseline="blur", blur_sigma=None, tile_size=8):
                          "shape {}.".format(result.shape, X.shape)) from None
 
 
-def _perturbation(tile_size):
-    from innvestigate.tools import Perturbation
-    # "constant" padding adds zeros: a partial tile at the border sums what lies in the image
-    return Perturbation("zeros", region_shape=(tile_size, tile_size), reduce_function=np.sum,
-                        aggregation_function=np.sum, pad_mode="constant")
+def _tile_sums(padded, tile_size):
+    """Sums ``(N, H, W)`` (multiples of ``tile_size``) over tiles: ``(N, rows, cols)``."""
+    n, height, width = padded.shape
+    return padded.reshape(n, height // tile_size, tile_size, width // tile_size,
+                          tile_size).sum(axis=(2, 4))
+
+
+def _tiles_to_pixels(tiles, tile_size):
+    """Repeats each tile value of ``(N, rows, cols)`` over its pixels: ``(N, H, W)``."""
+    return np.repeat(np.repeat(tiles, tile_size, axis=1), tile_size, axis=2)
 
 
 def _pad(maps, tile_size):
@@ -175,9 +180,8 @@ def tile_ranks(maps, tile_size, order="morf", seed=0):
     _check_tile_size(tile_size, maps.shape[1:])
     if order not in ("morf", "lerf"):
         raise ValueError("order must be 'morf' or 'lerf', got {!r}.".format(order))
-    perturbation = _perturbation(tile_size)
-    analysis = _pad(maps, tile_size)[:, None]
-    sums = perturbation.aggregate_regions(analysis)[:, 0]           # (N, rows, cols)
+    # "constant" padding adds zeros: a partial tile at the border sums what lies in the image
+    sums = _tile_sums(_pad(maps, tile_size), tile_size)               # (N, rows, cols)
     flat = sums.reshape(len(maps), -1)
     tie_break = np.random.RandomState(seed).rand(*flat.shape)
     key = -flat if order == "morf" else flat
@@ -191,11 +195,8 @@ def tile_ranks(maps, tile_size, order="morf", seed=0):
 
 def tile_masks(ranks, n_replaced, tile_size, image_shape):
     """Returns the pixel masks ``(N, H, W)`` of the ``n_replaced`` first tiles of ``ranks``."""
-    perturbation = _perturbation(tile_size)
-    regions = (ranks < n_replaced)[:, None]                            # (N, 1, rows, cols)
-    pixels = perturbation.expand_regions_to_pixels(regions)
-    rows, cols = regions.shape[2] * tile_size, regions.shape[3] * tile_size
-    pixels = perturbation.reshape_region_pixels(pixels, (len(ranks), 1, rows, cols))[:, 0]
+    pixels = _tiles_to_pixels(ranks < n_replaced, tile_size)          # (N, rows*t, cols*t)
+    rows, cols = pixels.shape[1:]
     # the padding is centred (see _pad): crop it the same way
     top = (rows - image_shape[0]) // 2
     left = (cols - image_shape[1]) // 2

@@ -27,8 +27,9 @@ BASELINES = (("gradient", "Gradient"), ("integrated_gradients", "Integrated grad
 
 
 def _quiet():
-    from ..tensorflow_v1.compat import tf
+    from ..tensorflow_v1.compat import tf, use_graph_mode
     tf.logging.set_verbosity(tf.logging.ERROR)
+    use_graph_mode()            # the demo is a program: it chooses graph mode as a user would
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", category=FutureWarning)
 

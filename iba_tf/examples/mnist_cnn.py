@@ -118,7 +118,9 @@ def _compiled_cnn(with_iba, input_shape, classes, seed):
     tf.set_random_seed(seed)
     model = build_mnist_cnn(with_iba=with_iba, input_shape=input_shape, classes=classes,
                             seed=seed)
-    model.compile(keras.optimizers.Adam(1e-3),
+    # Keras 2.14 trains graph-mode models only with its legacy optimizers
+    adam = getattr(keras.optimizers, "legacy", keras.optimizers).Adam
+    model.compile(adam(1e-3),
                   keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=["accuracy"])
     return model

@@ -8,7 +8,7 @@ returns the restricted feature for a feature tensor. The objective built on top 
 """
 import collections
 
-from .compat import tf, K
+from .compat import tf, K, cond
 from . import ops
 from .graph import depends_on
 
@@ -149,7 +149,7 @@ class Bottleneck:
         # runs: a Keras variable is, by Keras' session (and by global_variables_initializer).
         # The other variables are read only while the flow is restricted.
         self.restrict_flow_flag = K.variable(False, dtype="bool", name="restrict_flow")
-        self.initialize_flag = tf.cond(
+        self.initialize_flag = cond(
             tf.is_variable_initialized(self.restrict_flow_flag), tf.no_op,
             lambda: tf.group(self.restrict_flow_flag.initializer))
         self.flag_value = tf.placeholder(tf.bool, (), name="restrict_flow_value")
@@ -197,8 +197,8 @@ class Bottleneck:
         restricted = tf.logical_or(self.analyzing, self.restrict_flow_flag)
         branch_alpha = []
         seeds = tuple(seed or 0 for seed in tf.random.get_seed(None))
-        outputs = tf.cond(restricted,
-                          lambda: self._noisy_feature(feature, branch_alpha, seeds, alpha),
+        outputs = cond(restricted,
+                       lambda: self._noisy_feature(feature, branch_alpha, seeds, alpha),
                           lambda: tf.identity(feature))
         outputs.set_shape(feature.shape)
         self.applications.append(Application(feature, outputs, branch_alpha[0], seeds))

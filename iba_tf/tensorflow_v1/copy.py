@@ -35,7 +35,7 @@ def import_tail(tail, restricted, noise_samples):
                                      name=tensor.op.name.replace("/", "_") + "_fed")
         fed.append(placeholder)
         # batch-shaped inputs are repeated like the feature: one row per noise sample
-        batched = tensor.shape.ndims and tensor.shape[0].value is None
+        batched = tensor.shape.ndims and tf.dimension_value(tensor.shape[0]) is None
         input_map[tensor.name] = (ops.repeat_rows(placeholder, noise_samples)
                                   if batched else placeholder)
     variable_names = [op.name + ":0" for op in tail.variables]

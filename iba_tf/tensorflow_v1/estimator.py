@@ -1,6 +1,6 @@
 """TFWelfordEstimator: fits a feature's mean/std by running a TensorFlow session."""
 
-from .compat import tf
+from .compat import tf, require_graph_mode
 from ..utils import get_tqdm
 from ..welford import WelfordEstimator
 from .session import SessionHome
@@ -43,6 +43,7 @@ class TFWelfordEstimator(WelfordEstimator):
         return self._home.resolve()
 
     def _feature(self):
+        require_graph_mode("TFWelfordEstimator")
         if self.feature_name is None:
             raise RuntimeError("This TFWelfordEstimator has no feature_name to fit.")
         graph = self.graph or (self._home.graph if self._home is not None

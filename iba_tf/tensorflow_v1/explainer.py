@@ -229,7 +229,9 @@ class BottleneckMethods:
                 if previous is not None:
                     self._bottleneck.restore(session, previous)
                 raise
-            self._report = report
+            # Not through Keras 2.14's attribute tracking, which would wrap the report and sort
+            # its keys (str and int steps do not sort)
+            object.__setattr__(self, "_report", report)
             self._analyzed = True
         return capacity[0] if feature.shape[0] == 1 else capacity
 

@@ -1,7 +1,7 @@
 """Questions about the structure of a TensorFlow graph, and the part of it that IBACopy copies."""
 import difflib
 
-from .compat import tf
+from .compat import tf, require_graph_mode
 
 PLACEHOLDER_TYPES = ("Placeholder", "PlaceholderWithDefault", "PlaceholderV2")
 VARIABLE_TYPES = ("VariableV2", "Variable", "VarHandleOp")
@@ -29,6 +29,7 @@ def get_tensor(graph, tensor_or_name, what):
     A name without ``:index`` means output 0. Raises TypeError for anything but a tensor or a
     str, and ValueError naming close matches for a name that is not in the graph.
     """
+    require_graph_mode()
     if isinstance(tensor_or_name, tf.Tensor):
         if tensor_or_name.graph is not graph:
             raise ValueError("The {} tensor {} is not in the given graph.".format(
@@ -150,7 +151,9 @@ def bypassing_tensors(bottleneck_output, loss, feature):
 
 
 CONTROL_FLOW_TYPES = ("Switch", "RefSwitch", "Merge", "RefMerge", "Enter", "RefEnter", "Exit",
-                      "RefExit", "NextIteration", "RefNextIteration", "LoopCond")
+                      "RefExit", "NextIteration", "RefNextIteration", "LoopCond",
+                      # TensorFlow 2's functional control flow (e.g. Keras 2.14's Dropout)
+                      "If", "StatelessIf", "While", "StatelessWhile", "Case", "StatelessCase")
 
 
 class NotLoopable(ValueError):

@@ -1,11 +1,12 @@
 """IBACopyInnvestigate: the Per-Sample Bottleneck as an innvestigate analyzer."""
+import inspect
 import zipfile
 
 import numpy as np
 from innvestigate.analyzer.base import AnalyzerBase
 
 from ..hyperparameters import DEFAULTS, is_int
-from .compat import keras, tf
+from .compat import keras, keras_of, tf
 from ..checks import check_finite, check_targets
 from ..saliency import to_saliency_map
 from ..utils import get_tqdm
@@ -23,6 +24,9 @@ OUTPUTS = ("saliency", "input")
 # innvestigate's (Keras') fit keywords that make no difference to estimating statistics
 IGNORED_FIT_KEYWORDS = ("max_queue_size", "workers", "use_multiprocessing", "steps_per_epoch",
                         "disable_no_training_warning")
+# innvestigate 2 keeps neuron_selection_mode in AnalyzerBase's own state; 1.0.9 does not.
+_BASE_HAS_SELECTION = "neuron_selection_mode" in inspect.signature(
+    AnalyzerBase.__init__).parameters
 #: The methods and properties of :class:`~iba_tf.IBACopy` that the analyzer offers too; they act
 #: on the analyzer's copy (:attr:`IBACopyInnvestigate.copy`).
 IBACOPY_API = frozenset([
@@ -92,7 +96,10 @@ class IBACopyInnvestigate(AnalyzerBase):
                              learning_rate=learning_rate, min_std=min_std,
                              smooth_std=smooth_std, normalize_beta=normalize_beta,
                              **keras_kwargs)
-        super().__init__(model, disable_model_checks=disable_model_checks)
+        # innvestigate 2 keeps neuron_selection_mode in the base's state; 1.0.9 in the subclass
+        base_kwargs = dict(neuron_selection_mode=neuron_selection_mode) \
+            if _BASE_HAS_SELECTION else {}
+        super().__init__(model, disable_model_checks=disable_model_checks, **base_kwargs)
         self._neuron_selection_mode = neuron_selection_mode
         self._feature_name = feature_name
         self._output = output
@@ -270,7 +277,8 @@ class IBACopyInnvestigate(AnalyzerBase):
         estimator_state = state.pop("estimator")
         estimator = WelfordEstimator().load_state_dict(estimator_state) \
             if estimator_state["n"] else None
-        kwargs = dict(neuron_selection_mode=state.pop("neuron_selection_mode"),
+        selection = state.get if _BASE_HAS_SELECTION else state.pop  # the base pops it too
+        kwargs = dict(neuron_selection_mode=selection("neuron_selection_mode"),
                       feature_name=state.pop("feature_name"), estimator=estimator,
                       feature_mean=state.pop("feature_mean"),
                       feature_std=state.pop("feature_std"),
@@ -317,9 +325,7 @@ class IBACopyInnvestigate(AnalyzerBase):
 
 
 def _check_arguments(model, neuron_selection_mode, output):
-    if not isinstance(model, keras.models.Model):
-        raise TypeError("model must be a keras Model, got {!r}.".format(
-            type(model).__name__))
+    keras_of(model)     # a keras or a tf.keras model (TypeError otherwise)
     if neuron_selection_mode not in ("max_activation", "index"):
         raise ValueError(
             "neuron_selection_mode={!r} is not supported: use 'max_activation' or 'index'. "

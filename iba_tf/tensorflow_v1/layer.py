@@ -1,14 +1,14 @@
 """IBALayer: the Per-Sample Bottleneck as a Keras layer you add to your own model."""
-from .compat import tf, keras
+from .compat import tf, keras, tf_keras, require_graph_mode
 from ..hyperparameters import DEFAULTS, docstring_section
 from .bottleneck import Bottleneck
 from .explainer import BottleneckMethods
 from .session import SessionHome
 
-__all__ = ["IBALayer"]
+__all__ = ["IBALayer", "TFKerasIBALayer", "make_iba_layer"]
 
 
-class IBALayer(BottleneckMethods, keras.layers.Layer):
+class _IBALayerMethods(BottleneckMethods):
     """The Per-Sample Information Bottleneck as a Keras layer.
 
     Add the layer after the feature map you want to explain. While the model trains or
@@ -70,6 +70,7 @@ class IBALayer(BottleneckMethods, keras.layers.Layer):
     # ------------------------------------------------------------------ keras
     def build(self, input_shape):
         """Creates the bottleneck's variables for a feature of shape ``input_shape``."""
+        require_graph_mode("IBALayer")
         feature_shape = tuple(input_shape[1:])
         if any(dim is None for dim in feature_shape) or not feature_shape:
             raise ValueError(
@@ -180,5 +181,33 @@ class IBALayer(BottleneckMethods, keras.layers.Layer):
                                   repeated=dict(zip(objective.bypass, values[1:])))
 
 
-if IBALayer.__doc__:     # None under python -OO
-    IBALayer.__doc__ = IBALayer.__doc__.replace("{hyperparameters}", docstring_section(indent=8))
+if _IBALayerMethods.__doc__:     # None under python -OO
+    _IBALayerMethods.__doc__ = _IBALayerMethods.__doc__.replace(
+        "{hyperparameters}", docstring_section(indent=8))
+
+
+def make_iba_layer(keras_module):
+    """Returns the IBALayer class built on ``keras_module.layers.Layer``.
+
+    One engine, one set of methods, one class per Keras: on TensorFlow 1.15 the multi-backend
+    Keras 2.3.1 (:class:`IBALayer`) and ``tf.keras`` (:class:`TFKerasIBALayer`) have separate
+    ``Layer`` base classes, and a model accepts only layers of its own Keras. On TensorFlow 2
+    both names are the same Keras, and :func:`make_iba_layer` is called once.
+
+    Args:
+        keras_module: ``keras`` or ``tf.keras``.
+    """
+    class IBALayer(_IBALayerMethods, keras_module.layers.Layer):
+        __doc__ = _IBALayerMethods.__doc__
+
+    IBALayer.__module__ = __name__
+    IBALayer.__qualname__ = "IBALayer"
+    return IBALayer
+
+
+#: The IBALayer of the Keras that ``import keras`` gives (multi-backend Keras 2.3.1 on TensorFlow
+#: 1.15, Keras 2.14 on TensorFlow 2).
+IBALayer = make_iba_layer(keras)
+#: The IBALayer of ``tf.keras`` (on TensorFlow 2 the same class as :class:`IBALayer`).
+TFKerasIBALayer = IBALayer if tf_keras.layers.Layer is keras.layers.Layer else \
+    make_iba_layer(tf_keras)

@@ -16,7 +16,7 @@ fall back to the step-by-step path of :mod:`.optimization`.
 """
 import collections
 
-from .compat import tf
+from .compat import tf, control_flow_v1
 from . import ops
 from .bottleneck import INITIAL_ALPHA, draw_noise, lambdas, noise_terms, noisy_feature
 from .graph import loop_body_tail
@@ -44,7 +44,9 @@ class OptimizationLoop:
         self.collected = tuple(sorted(collected))
         application = objective.application
         graph_def, external = loop_body_tail(application.outputs, objective.model_loss)
-        with application.outputs.graph.as_default(), tf.name_scope(name):
+        # TensorFlow 1 control flow on both stacks: the tail is imported into the body with an
+        # input map onto tensors of the outer graph
+        with application.outputs.graph.as_default(), tf.name_scope(name), control_flow_v1():
             self.steps = tf.placeholder(tf.int32, (), name="steps")
             state = bottleneck.fed_state()
             feature = application.inputs

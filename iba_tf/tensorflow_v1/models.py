@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import InputError
 from ..hyperparameters import is_int
 from ..quiet import quiet_tensorflow
-from .compat import keras
+from .compat import keras, keras_of, tf_keras
 from .graph import Tail, depends_on
 
 __all__ = ["load_keras_model", "import_custom_objects", "is_softmax", "model_wo_softmax",
@@ -81,11 +81,11 @@ def is_softmax(obj):
         obj: a Keras model (its output is a softmax, or its last layer applies one), a tensor
             (computed by a softmax op) or an activation function.
     """
-    if isinstance(obj, keras.models.Model):
+    if isinstance(obj, (keras.models.Model, tf_keras.models.Model)):
         return is_softmax(obj.output) or is_softmax(getattr(obj.layers[-1], "activation", None))
     if hasattr(obj, "op") and hasattr(obj.op, "type"):
         return obj.op.type == "Softmax"
-    return obj is keras.activations.softmax or getattr(obj, "__name__", None) == "softmax"
+    return obj in (keras.activations.softmax, tf_keras.activations.softmax) or getattr(obj, "__name__", None) == "softmax"
 
 
 def model_wo_softmax(model):
@@ -104,16 +104,17 @@ def model_wo_softmax(model):
     Example:
         >>> logits_model = model_wo_softmax(keras.applications.VGG16(weights=None))
     """
-    if not isinstance(model, keras.models.Model):
-        raise TypeError("model_wo_softmax needs a keras Model, got {!r}.".format(
+    if not isinstance(model, (keras.models.Model, tf_keras.models.Model)):
+        raise TypeError("model_wo_softmax needs a keras or tf.keras Model, got {!r}.".format(
             type(model).__name__))
+    model_keras = keras_of(model)
     if len(model.outputs) != 1:
         raise ValueError("model_wo_softmax supports models with one output; {} has {}."
                          .format(model.name, len(model.outputs)))
     last = model.layers[-1]
     activation = getattr(last, "activation", None)
-    if isinstance(last, keras.layers.Softmax) or (
-            isinstance(last, keras.layers.Activation) and is_softmax(activation)):
+    if isinstance(last, model_keras.layers.Softmax) or (
+            isinstance(last, model_keras.layers.Activation) and is_softmax(activation)):
         logits = last.input
     elif is_softmax(activation):
         logits = _linear_copy(last)(last.input)
@@ -122,7 +123,7 @@ def model_wo_softmax(model):
             "The last layer of {} ({}, activation {}) applies no softmax; its output can be "
             "used as logits as it is.".format(model.name, last.name, getattr(
                 activation, "__name__", activation)))
-    return keras.models.Model(model.inputs, logits, name=model.name + "_wo_softmax")
+    return model_keras.models.Model(model.inputs, logits, name=model.name + "_wo_softmax")
 
 
 def _linear_copy(layer):
@@ -170,7 +171,7 @@ def candidate_layers(model):
     fully known output shape."""
     layers = []
     for layer in model.layers[:-1]:
-        if isinstance(layer, keras.engine.InputLayer):
+        if isinstance(layer, keras_of(model).layers.InputLayer):
             continue
         try:
             shape = layer.output_shape
@@ -224,7 +225,7 @@ def default_feature_layer(model):
     spatial = input_shape[1:-1]
     # A Sequential model's layers have no InputLayer: skip input layers by type, not position
     candidates = [layer for layer in model.layers[:-1] if not isinstance(
-        layer, keras.engine.InputLayer)]
+        layer, keras_of(model).layers.InputLayer)]
     if spatial and all(spatial):
         with_axes = [layer for layer in candidates
                      if len(layer.output_shape) == len(input_shape)]

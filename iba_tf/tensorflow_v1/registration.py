@@ -12,24 +12,30 @@ __all__ = ["custom_objects", "register_with_keras", "register_with_innvestigate"
 _PACKAGE = __name__.rpartition(".")[0]
 
 
-def custom_objects():
+def custom_objects(tf_keras=False):
     """Returns the ``custom_objects`` that ``keras.models.load_model`` needs for iba_tf layers.
 
-    Importing iba_tf also registers them globally, so ``load_model(path)`` works as it is.
+    Importing iba_tf also registers them globally (with both Kerases), so ``load_model(path)``
+    works as it is.
+
+    Args:
+        tf_keras (bool): the objects for ``tf.keras.models.load_model`` (on TensorFlow 1.15 a
+            Keras of its own; on TensorFlow 2 the same).
 
     Example:
         >>> model = keras.models.load_model("model.h5", custom_objects=custom_objects())
     """
-    from .layer import IBALayer
-    return {"IBALayer": IBALayer}
+    from .layer import IBALayer, TFKerasIBALayer
+    return {"IBALayer": TFKerasIBALayer if tf_keras else IBALayer}
 
 
 def register_with_keras(keras_module=None):
     """Lets ``keras.models.load_model`` find IBALayer; safe to call more than once."""
     if _unfinished(_PACKAGE + ".compat", "keras"):
         return  # keras is imported by the package itself, which registers when it is done
-    from .compat import keras
+    from .compat import keras, tf_keras
     keras.utils.get_custom_objects().update(custom_objects())
+    tf_keras.utils.get_custom_objects().update(custom_objects(tf_keras=True))
 
 
 def register_with_innvestigate(innvestigate_module=None):

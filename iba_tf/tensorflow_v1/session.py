@@ -1,20 +1,25 @@
 """Which TensorFlow session a call runs in."""
 import threading
 
-from .compat import tf
+from .compat import tf, get_session, require_graph_mode
 
 __all__ = ["resolve_session", "SessionHome"]
 
 
 def resolve_session(session=None):
-    """Returns ``session``, else the default TensorFlow session, else Keras' session."""
+    """Returns ``session``, else the default TensorFlow session, else Keras' session.
+
+    Raises:
+        EagerExecutionError: on TensorFlow 2 with eager execution on (see
+            :func:`~iba_tf.tensorflow_v1.compat.require_graph_mode`).
+    """
+    require_graph_mode()
     if session is not None:
         return session
     default = tf.get_default_session()
     if default is not None:
         return default
-    from .compat import K
-    return K.get_session()
+    return get_session()
 
 
 class SessionHome:
@@ -41,14 +46,13 @@ class SessionHome:
         default = tf.get_default_session()
         if default is not None and default.graph is self.graph:
             return default
-        from .compat import K
         with self.graph.as_default():
             if self.session is not None and self._thread != threading.get_ident() \
                     and not getattr(self.session, "_closed", False):
                 # Keras initialises variables it has not initialised yet in the default session
                 with self.session.as_default():
-                    return K.get_session()
-            session = K.get_session()
+                    return get_session()
+            session = get_session()
         if session.graph is self.graph:
             self.session, self._thread = session, threading.get_ident()
         return session

@@ -34,7 +34,7 @@ class Transfer:
         with copy_graph.as_default():
             copy_value = (tf.raw_ops.ReadVariableOp(resource=copy_variable, dtype=dtype)
                           if resource else copy_variable)
-        rows = shape[0].value if shape.ndims else None
+        rows = tf.dimension_value(shape[0]) if shape.ndims else None
         n_pieces = min(rows or 1, -(-self.nbytes // TRANSFER_BYTES) or 1)
         if n_pieces == 1:
             self.allocation = None
