@@ -17,7 +17,7 @@ from ..welford import WelfordEstimator
 from .bottleneck import Bottleneck
 from .copy import import_tail
 from .graph import Tail
-from .keras_utils import layer_output
+from .models import layer_output
 from .objective import classification_loss, neuron_capacity
 from ..readout_spec import initial_weights, saliency_maps  # noqa: F401 (re-exported)
 from .readout_network import ReadoutNetwork
