@@ -132,7 +132,8 @@ class IBAReadout(IBA):
         """Estimates the statistics of the attach layer and of every readout layer.
 
         Runs the whole model on the batches (see :meth:`IBA.estimate` for the arguments) and
-        then builds the readout network for the layers' shapes, unless it exists for them.
+        then builds the readout network for the layers' shapes, unless it exists for them, on
+        ``device`` (None: the device of the model's first parameter).
         """
         super().estimate(model, dataloader, device, n_samples, progbar, reset)
         self._readout_stats = None
@@ -146,6 +147,9 @@ class IBAReadout(IBA):
         if network is None or network.feature_shape != feature_shape or \
                 network.in_channels != sum(channels):
             self.readout_network = ReadoutNetwork(channels, feature_shape, self.seed)
+            parameter = next(iter(model.parameters()), None)
+            if device is not None or parameter is not None:
+                self.readout_network.to(device if device is not None else parameter.device)
             self.steps_trained = 0
         return self
 
