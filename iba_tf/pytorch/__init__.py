@@ -1,4 +1,4 @@
-"""iba_tf.pytorch: the optional PyTorch port of the Per-Sample Information Bottleneck.
+"""iba_tf.pytorch: the optional PyTorch port of the Per-Sample and Readout Bottlenecks.
 
 Install it on a modern Python with the ``torch`` extra (``pip install "iba-tf[torch]"``). It
 imports torch, never TensorFlow; ``import iba_tf`` never imports torch. The numpy estimator,
@@ -25,10 +25,11 @@ from ..plotting import plot_saliency_map  # noqa: E402
 from ..welford import WelfordEstimator  # noqa: E402
 from .bottleneck import IBA  # noqa: E402
 from .estimator import TorchWelfordEstimator  # noqa: E402
+from .readout import IBAReadout  # noqa: E402
 from .utils import (IMAGENET_MEAN, IMAGENET_STD, get_imagenet_folder,  # noqa: E402
                     imagenet_transform, insert_into_sequential, tensor_to_np_img,
                     to_saliency_map)
 
-__all__ = ["IBA", "TorchWelfordEstimator", "WelfordEstimator", "to_saliency_map",
+__all__ = ["IBA", "IBAReadout", "TorchWelfordEstimator", "WelfordEstimator", "to_saliency_map",
            "plot_saliency_map", "insert_into_sequential", "tensor_to_np_img",
            "imagenet_transform", "get_imagenet_folder", "IMAGENET_MEAN", "IMAGENET_STD"]

@@ -5,6 +5,8 @@ state and settings; the loops over the data and over the optimisation steps live
 the checks of what the user passes to ``analyze`` and of what their model and loss return.
 They work on the module's package-internal state (``_capacity``, ``_captured``).
 """
+import contextlib
+
 import torch
 
 from ..utils import get_tqdm
@@ -22,6 +24,8 @@ def estimate_features(iba, model, dataloader, device, n_samples, progbar):
     """Runs ``model`` up to ``iba`` on the batches of ``dataloader`` until ``n_samples`` were seen.
 
     Every feature updates ``iba.estimator``; ``device`` (or None) is where inputs are moved.
+    The pass stops at the bottleneck unless ``iba._estimate_whole_model`` is set (the Readout
+    Bottleneck also estimates layers after it).
     """
     start = iba.estimator.n_samples()
     with get_tqdm()(total=n_samples, disable=not progbar, desc="Estimating",
@@ -35,7 +39,9 @@ def estimate_features(iba, model, dataloader, device, n_samples, progbar):
             if device is not None:
                 inputs = inputs.to(device)
             before = iba.estimator.n_samples()
-            with iba.enable_estimation(), iba.interrupt_execution():
+            stop = (contextlib.nullcontext() if getattr(iba, "_estimate_whole_model", False)
+                    else iba.interrupt_execution())
+            with iba.enable_estimation(), stop:
                 model(inputs)
             if iba.estimator.n_samples() == before:
                 raise RuntimeError("IBA.estimate: running the model did not pass the "

@@ -8,7 +8,6 @@ user's model and graph are never edited: the tail after the attach layer is copi
 :class:`~iba_tf.IBACopy` (:func:`~.copy.import_tail`).
 """
 import numpy as np
-import scipy.ndimage
 
 from .compat import keras, tf
 from .. import hyperparameters
@@ -20,7 +19,8 @@ from .copy import import_tail
 from .graph import Tail
 from .models import layer_output
 from .objective import classification_loss, neuron_capacity
-from .readout_network import ReadoutNetwork, initial_weights
+from ..readout_spec import initial_weights, saliency_maps  # noqa: F401 (re-exported)
+from .readout_network import ReadoutNetwork
 from .session import resolve_session
 from .transfer import copy_variables
 from . import readout_data, readout_io, readout_training
@@ -339,16 +339,6 @@ class IBAReadout:
                       seed=config["seed"], session=session, **config["settings"])
         readout_io.restore(readout, saved)
         return readout
-
-
-def saliency_maps(capacity, size):
-    """Bits per pixel at ``size`` for a batch of capacities, as :func:`to_saliency_map` each."""
-    bits = capacity.sum(-1, dtype=np.float64) / np.log(2)
-    if tuple(size) == bits.shape[1:]:
-        return bits
-    zoom = [1.] + [out / float(n) for out, n in zip(size, bits.shape[1:])]
-    resized = scipy.ndimage.zoom(bits, zoom, order=1, mode="nearest", grid_mode=True)
-    return resized * (bits[0].size / float(resized[0].size))
 
 
 def configuration_feed(bottleneck, statistics, settings):

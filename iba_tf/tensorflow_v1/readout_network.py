@@ -13,38 +13,10 @@ import collections
 import numpy as np
 
 from .compat import tf
+from ..readout_spec import ALPHA_LIMIT, initial_weights  # noqa: F401 (re-exported)
 
 __all__ = ["ReadoutNetwork", "initial_weights", "readout_resizable", "clip_alpha",
            "ALPHA_LIMIT"]
-
-ALPHA_LIMIT = 5.
-FINAL_BIAS = 5.
-FINAL_SCALE = 1e-3
-
-
-def layer_sizes(in_channels, feature_channels):
-    """Channels of the readout network's four activations (input, two hidden, alpha)."""
-    return [in_channels, max(1, in_channels // 2), 2 * feature_channels, feature_channels]
-
-
-def initial_weights(in_channels, feature_channels, seed=0):
-    """The initial weights ``[kernel_1, bias_1, kernel_2, bias_2, kernel_3, bias_3]`` (numpy).
-
-    Kernels and biases are uniform in ``+-1 / sqrt(fan_in)`` (PyTorch's default for
-    convolutions, as in the reference); the last kernel is scaled by 1e-3 and its bias is 5.
-    Framework free, so the TensorFlow and PyTorch versions start alike.
-    """
-    rng = np.random.RandomState(seed)
-    sizes = layer_sizes(in_channels, feature_channels)
-    weights = []
-    for index, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        bound = 1. / np.sqrt(fan_in)
-        kernel = rng.uniform(-bound, bound, (fan_in, fan_out))
-        bias = rng.uniform(-bound, bound, fan_out)
-        if index == len(sizes) - 2:
-            kernel, bias = kernel * FINAL_SCALE, np.full(fan_out, FINAL_BIAS)
-        weights += [kernel.astype(np.float32), bias.astype(np.float32)]
-    return weights
 
 
 def readout_resizable(shape, feature_shape):
