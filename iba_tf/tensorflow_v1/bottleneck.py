@@ -191,7 +191,7 @@ class Bottleneck:
 
         Args:
             feature (tf.Tensor): the feature map ``(n, *feature_shape)``.
-            alpha (tf.Tensor): ``(n, *feature_shape)`` alpha that replaces the :attr:`alpha`
+            alpha (tf.Tensor): ``(n, *feature_shape)`` alpha that replaces the ``alpha``
                 variable (the Readout Bottleneck predicts it); None reads the variable.
         """
         restricted = tf.logical_or(self.analyzing, self.restrict_flow_flag)

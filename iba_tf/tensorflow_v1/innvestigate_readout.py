@@ -99,14 +99,14 @@ class IBAReadoutInnvestigate(AnalyzerBase):
 
     @staticmethod
     def load(class_name, state):
-        """Rebuilds an analyzer from :meth:`save`'s ``(class_name, state)``."""
+        """Rebuilds an analyzer from ``save()``'s ``(class_name, state)``."""
         if class_name != IBAReadoutInnvestigate.__name__:
             return AnalyzerBase.load(class_name, state)
         return IBAReadoutInnvestigate(**IBAReadoutInnvestigate._state_to_kwargs(state))
 
     @staticmethod
     def load_npz(fname):
-        """Rebuilds an analyzer from a file written by :meth:`save_npz`."""
+        """Rebuilds an analyzer from a file written by ``save_npz()``."""
         with np.load(fname, allow_pickle=True) as saved:
             class_name, state = saved["class_name"].item(), saved["state"].item()
         return IBAReadoutInnvestigate.load(class_name, state)

@@ -113,7 +113,7 @@ class ReadoutModelAnalyzer:
     prediction: the readout sees no class index. Same interface as :class:`ModelAnalyzer`.
 
     Attributes:
-        readout (IBAReadout): the loaded readout.
+        readout (iba_tf.IBAReadout): the loaded readout.
         logits_model (keras.Model): the model, or its logits if it ends with a softmax.
         layer (str): the readout's attach layer.
         softmax_removed (bool): whether the model's softmax was removed.

@@ -45,7 +45,7 @@ def neuron_capacity(bottleneck, feature, alpha=None):
         bottleneck (Bottleneck): the engine (statistics, masks, smoothing).
         feature (tf.Tensor): the unrestricted feature map ``(n, *feature_shape)``.
         alpha (tf.Tensor): alpha to use instead of the bottleneck's variable (see
-            :meth:`Bottleneck.restrict`); None reads the variable.
+            :meth:`~iba_tf.tensorflow_v1.bottleneck.Bottleneck.restrict`); None reads the variable.
 
     Returns:
         (alpha, lambda, capacity): the capacity is 0 for passed and inactive neurons.

@@ -39,7 +39,7 @@ class IBAReadout:
     Bottleneck's objective, ``model loss for the label + beta * mean capacity``.
 
     Args:
-        attach_layer (str or keras layer): the layer after which the flow is restricted; its
+        attach_layer (str or keras.layers.Layer): the layer after which the flow is restricted; its
             output must be a feature map ``(h, w, c)``.
         readout_layers (list): layers (names or layers) whose outputs the readout network
             reads: feature maps (resized to the attach layer's resolution) or vectors such as
@@ -332,7 +332,7 @@ class IBAReadout:
 
     @classmethod
     def from_saved(cls, saved, model, session=None):
-        """Creates a readout from :func:`.readout_io.read`'s (or ``from_arrays``') result."""
+        """Creates a readout from ``readout_io.read``'s (or ``from_arrays``') result."""
         config, path = saved["config"], saved["path"]
         readout_io.check_layers(model, config, path)
         readout = cls(config["attach_layer"], config["readout_layers"], model,
