@@ -177,7 +177,7 @@ class BottleneckMethods:
         target, per_row = classification_loss(logits, self._bottleneck.noise_samples,
                                               self._scope_name("loss"))
         self._set_objective(per_row, optimizer_cls, target=target)
-        self._n_classes = logits.shape[-1].value
+        self._n_classes = tf.dimension_value(logits.shape[-1])
         return target
 
     def _model_objective(self, model_loss, optimizer_cls):
