@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import small_cnn
+from iba_tf.tensorflow_v1.compat import get_session
 from iba_tf import IBACopy, IBACopyInnvestigate, WelfordEstimator
 from iba_tf.checks import NonFiniteResultError
 from iba_tf.evaluation import degradation_test
@@ -69,6 +70,10 @@ def test_a_nan_pixel_is_refused_everywhere(cnn, analyzer):
         degradation_test(head, x, attributions=np.ones((2, 16, 16)), tile_size=4)
 
 
+# These force a non-finite result with beta=1e30, which overflows to NaN with TensorFlow 1.15's
+# kernels; TensorFlow 2.14's keep that result finite, so there the trigger (not the check, which
+# is the same code) does not fire.
+@pytest.mark.tf1_only
 def test_a_diverged_analysis_is_an_error_not_a_nan_map(cnn):
     model, iba, target, images = cnn
     with pytest.raises(NonFiniteResultError, match="NaN.*smaller beta"):
@@ -239,11 +244,12 @@ def test_load_state_dict_is_all_or_nothing(cnn):
         state["estimator"]).mean())
 
 
+@pytest.mark.tf1_only      # beta=1e30 as the failure: see above
 @pytest.mark.parametrize("in_graph_loop", [True, False])
 def test_a_failed_analyze_keeps_the_alpha_that_restrict_flow_replays(cnn, in_graph_loop):
     model, iba, target, images = cnn
     iba.in_graph_loop = in_graph_loop
-    session = keras.backend.get_session()
+    session = get_session()
     iba.analyze({model.input: images[:1], target: 1}, beta=1)
     alpha = session.run(iba._bottleneck.alpha)
     mean = session.run(iba._bottleneck.mean)
@@ -257,6 +263,7 @@ def test_a_failed_analyze_keeps_the_alpha_that_restrict_flow_replays(cnn, in_gra
         assert np.isfinite(model.predict(images[:1])).all()
 
 
+@pytest.mark.tf1_only      # beta=1e30 as the failure: see above
 def test_a_failed_copy_analyze_keeps_alpha(analyzer):
     model, analyzer = analyzer
     copy = analyzer.copy

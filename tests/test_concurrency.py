@@ -6,6 +6,7 @@ import keras
 import numpy as np
 
 from conftest import small_cnn
+from iba_tf.tensorflow_v1.compat import get_session
 from iba_tf import TFWelfordEstimator
 
 
@@ -38,7 +39,7 @@ def test_concurrent_analyses_give_what_they_give_one_after_the_other():
     model, iba, target, images = _fitted_cnn()
     iba.in_graph_loop = False       # many session runs per analysis: the threads interleave
     iba.set_default(steps=20)
-    session = keras.backend.get_session()
+    session = get_session()
     feed = {model.input: images[:1], target: 1}
     alone = {beta: iba.analyze(feed, beta=beta, session=session).mean() for beta in (0, 1000)}
     assert alone[0] > 10 * alone[1000]
@@ -64,7 +65,7 @@ def test_analyze_and_fit_from_another_thread_use_the_models_session():
     capacity = _in_thread(lambda: iba.analyze({model.input: images[:1], target: 0}))
     assert capacity.shape == (16, 16, 8) and np.isfinite(capacity).all()
     # the thread ran in the model's session: its variables, not freshly initialised ones
-    session = keras.backend.get_session()
+    session = get_session()
     assert iba._home.session is session
 
 
@@ -72,7 +73,7 @@ def test_tf_welford_estimator_fits_from_another_thread():
     model = small_cnn()
     images = np.random.rand(8, 32, 32, 3).astype("float32")
     feature = model.layers[1].output
-    expected = keras.backend.get_session().run(feature, {model.input: images})
+    expected = get_session().run(feature, {model.input: images})
     estimator = TFWelfordEstimator(feature)
     estimator.fit({model.input: images[:2]})                 # resolves the session here
     _in_thread(lambda: estimator.fit({model.input: images[2:]}))
@@ -81,7 +82,7 @@ def test_tf_welford_estimator_fits_from_another_thread():
 
 def test_restrict_flow_holds_the_bottleneck_against_other_threads():
     model, iba, target, images = _fitted_cnn()
-    session = keras.backend.get_session()
+    session = get_session()
     iba.analyze({model.input: images[:1], target: 1}, session=session)
     alpha = session.run(iba._bottleneck.alpha)
     started = threading.Event()
