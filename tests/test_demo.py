@@ -2,6 +2,7 @@
 import os
 
 from iba_tf.examples import demo
+from iba_tf.tensorflow_v1.compat import TF2
 
 
 def test_demo_writes_both_figures(tmp_path, capsys):
@@ -11,5 +12,6 @@ def test_demo_writes_both_figures(tmp_path, capsys):
         assert os.path.getsize(result[part]["figure"]) > 10000
     printed = capsys.readouterr().out
     assert "astronaut" in printed and "accuracy" in printed and "s per explanation" in printed
-    assert "LRP-epsilon: not available" in printed       # shown plainly, not hidden
+    if not TF2:     # innvestigate 1.0.9 cannot analyze the fer model; innvestigate 2 can
+        assert "LRP-epsilon: not available" in printed   # shown plainly, not hidden
     assert result["digits"]["accuracy"] > 0.5
