@@ -1,6 +1,6 @@
 """Writes the TensorFlow side of the TF / PyTorch agreement test as an .npz file.
 
-Run with the TensorFlow venv (Python 3.7, TF 1.15, Keras 2.3.1)::
+Run with a TensorFlow venv (TF 1.15 in ``.venv`` or TF 2.14 in ``.venv-tf2``)::
 
     .venv/bin/python scripts/agreement_case_tf.py --out case.npz
 
@@ -95,9 +95,10 @@ def main(argv=None):
     import tensorflow as tf
     from iba_tf import to_saliency_map
 
+    tf.compat.v1.disable_eager_execution()      # TF 2: iba_tf needs graph mode (a no-op on 1.15)
     K.clear_session()
     tf.compat.v1.logging.set_verbosity(tf.compat.v1.logging.ERROR)
-    tf.set_random_seed(args.seed)
+    tf.compat.v1.set_random_seed(args.seed)
     rng = np.random.RandomState(args.seed)
     model, iba = build_model()
     weights = make_weights(rng)

@@ -1,6 +1,6 @@
 """Writes the TensorFlow side of the Readout Bottleneck's TF / PyTorch agreement test (.npz).
 
-Run with the TensorFlow venv (Python 3.7, TF 1.15, Keras 2.3.1)::
+Run with a TensorFlow venv (TF 1.15 in ``.venv`` or TF 2.14 in ``.venv-tf2``)::
 
     .venv/bin/python scripts/readout_agreement_case_tf.py --out case.npz
 
@@ -60,6 +60,7 @@ def main(argv=None):
     import tensorflow as tf
     from iba_tf.tensorflow_v1.readout import IBAReadout
 
+    tf.compat.v1.disable_eager_execution()      # TF 2: iba_tf needs graph mode (a no-op on 1.15)
     K.clear_session()
     tf.compat.v1.logging.set_verbosity(tf.compat.v1.logging.ERROR)
     rng = np.random.RandomState(args.seed)

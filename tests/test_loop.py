@@ -110,7 +110,10 @@ def test_every_step_draws_fresh_noise_on_both_paths(fitted_cnn, in_graph_loop):
     model, iba, target, images = fitted_cnn
     iba.in_graph_loop = in_graph_loop
     iba.collect("model_loss")
-    iba.analyze({model.input: images[:1], target: 0}, steps=4, learning_rate=0, beta=0)
+    # One noise sample per step, scaled up by min_std: at the defaults the loss moves by ~1e-4
+    # between steps, close enough to float32's resolution that two steps sometimes tie.
+    iba.analyze({model.input: images[:1], target: 0}, steps=4, learning_rate=0, beta=0,
+                batch_size=1, min_std=10.)
     report = iba.get_report()
     losses = [float(report[step]["model_loss"][0]) for step in ["init", 0, 1, 2, 3, "final"]]
     assert len(set(losses)) == 6

@@ -114,7 +114,9 @@ def test_save_and_load_give_identical_maps_in_a_fresh_process(corner, tmp_path):
     assert loaded.get_settings() == readout.get_settings()
 
     script = (
-        "import numpy as np, keras, sys\n"
+        "import numpy as np, sys, tensorflow as tf\n"
+        "tf.compat.v1.disable_eager_execution()\n"      # TF 2: graph mode, as iba_tf requires
+        "import keras\n"
         "from iba_tf.tensorflow_v1.readout import IBAReadout\n"
         "d = sys.argv[1]\n"
         "model = keras.models.load_model(d + '/model.h5', compile=False)\n"

@@ -1,11 +1,13 @@
 """The two ports agree: the same network in Keras and in torch gives the same IBA results.
 
-``scripts/agreement_case_tf.py`` runs in the TensorFlow venv (``.venv``, Python 3.7; set
-``IBA_TF_PYTHON`` to use another interpreter): it builds a small Keras CNN with an
-``IBALayer`` after its first convolution, fits the statistics, explains three inputs (the
-capacity with ``steps=0``, and 5 noisy runs per setting) and writes everything to an .npz. This
-test rebuilds the network in torch with the copied weights, estimates the statistics on the
-same images with ``IBA.estimate`` and runs the torch IBA with the same hyperparameters.
+``scripts/agreement_case_tf.py`` runs in each TensorFlow venv (``.venv``: TF 1.15, Python 3.7,
+or ``IBA_TF_PYTHON``; ``.venv-tf2``: TF 2.14, Python 3.11), and every test runs once per
+stack, so TF 1.15, TF 2.14 and torch are checked against each other. The script builds a
+small Keras CNN with an ``IBALayer`` after its first convolution, fits the statistics,
+explains three inputs (the capacity with ``steps=0``, and 5 noisy runs per setting) and
+writes everything to an .npz. This test rebuilds the network in torch with the copied
+weights, estimates the statistics on the same images with ``IBA.estimate`` and runs the
+torch IBA with the same hyperparameters.
 
 What is compared (the noise differs between the frameworks, so the noisy results are compared
 in distribution, over 3 inputs x 5 x 5 pairs of runs):
@@ -25,75 +27,33 @@ Wrong settings on the torch side fail these checks: lr 0.8, 9 steps, sigma 1.5 o
 min_std 0.1 (default setting), beta 0.8 or batch_size 5 (beta1 setting).
 """
 import json
-import os
-import subprocess
 
 import numpy as np
 import pytest
 import scipy.stats
 import torch
 import torch.nn.functional as F
-from torch import nn
 
+from conftest import TF_STACKS, AgreementCNN, run_tf_case
 from iba_tf.pytorch import IBA
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCRIPT = os.path.join(ROOT, "scripts", "agreement_case_tf.py")
 RUNS = 5
 # name of an IBALayer hyperparameter -> the IBA.analyze argument
 TORCH_NAMES = dict(beta="beta", steps="optimization_steps", batch_size="batch_size",
                    learning_rate="lr", min_std="min_std")
 
 
-def _tf_python():
-    return os.environ.get("IBA_TF_PYTHON") or os.path.join(ROOT, ".venv", "bin", "python")
-
-
-@pytest.fixture(scope="module")
-def case(tmp_path_factory):
-    """The .npz written by the TensorFlow side."""
-    python = _tf_python()
-    if not os.path.exists(python):
-        pytest.skip("agreement with the TensorFlow port skipped: no TensorFlow venv at {} "
-                    "(run `make venv`, or set IBA_TF_PYTHON)".format(python))
-    check = subprocess.run([python, "-c", "import tensorflow, keras, iba_tf"],
-                           capture_output=True, text=True)
-    if check.returncode != 0:
-        pytest.skip("agreement with the TensorFlow port skipped: {} cannot import tensorflow, "
-                    "keras and iba_tf: {}".format(python, check.stderr.strip().splitlines()[-1:]))
+@pytest.fixture(scope="module", params=sorted(TF_STACKS))
+def case(request, tmp_path_factory):
+    """The .npz written by the TensorFlow side, on each TensorFlow stack."""
     out = str(tmp_path_factory.mktemp("agreement") / "case.npz")
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
-    result = subprocess.run([python, SCRIPT, "--out", out, "--runs", str(RUNS)],
-                            capture_output=True, text=True, env=env, cwd=ROOT)
-    assert result.returncode == 0, result.stderr[-3000:]
-    with np.load(out) as data:
-        return {key: data[key] for key in data.files}
-
-
-class _Net(nn.Module):
-    """The agreement CNN in torch: conv1 + ReLU (bottleneck here) -> conv2 + ReLU -> dense."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, 8, 3, padding=1)       # Keras 'same', stride 1
-        self.relu1 = nn.ReLU()
-        self.conv2 = nn.Conv2d(8, 8, 3, stride=2)        # Keras 'valid', stride 2
-        self.dense = nn.Linear(7 * 7 * 8, 4)
-
-    def forward(self, x):
-        hidden = torch.relu(self.conv2(self.relu1(self.conv1(x))))
-        # Keras flattens (h, w, c): permute to channels-last first
-        return self.dense(hidden.permute(0, 2, 3, 1).flatten(1))
+    return run_tf_case(request.param, "agreement_case_tf.py", out, "--runs", str(RUNS))
 
 
 @pytest.fixture(scope="module")
 def torch_side(case):
     """(net, iba, inputs): the torch network with the Keras weights, its IBA estimated."""
-    net = _Net().eval()
-    with torch.no_grad():
-        for name in ("conv1", "conv2", "dense"):
-            getattr(net, name).weight.copy_(torch.from_numpy(case[name + "_weight"]))
-            getattr(net, name).bias.copy_(torch.from_numpy(case[name + "_bias"]))
+    net = AgreementCNN.from_case(case)
     iba = IBA(net.relu1)
     dataset = torch.utils.data.TensorDataset(torch.from_numpy(case["estimation_images"]))
     iba.estimate(net, torch.utils.data.DataLoader(dataset, batch_size=64))

@@ -1,68 +1,30 @@
 """The two ports' Readout Bottlenecks agree on the same model, statistics and readout weights.
 
-``scripts/readout_agreement_case_tf.py`` runs in the TensorFlow venv (``.venv``; set
-``IBA_TF_PYTHON`` for another interpreter): the CNN of the Per-Sample agreement test, an
+``scripts/readout_agreement_case_tf.py`` runs in each TensorFlow venv (``.venv``, TF 1.15,
+or ``IBA_TF_PYTHON``; ``.venv-tf2``, TF 2.14): the CNN of the Per-Sample agreement test, an
 ``IBAReadout`` after conv1 reading conv1, conv2 (7x7, resized bilinearly) and the logits
 (broadcast), statistics fitted on the same images, random readout weights. The capacity is
 deterministic (no noise enters it), so it is compared value by value; training draws noise in
 each framework and is not compared.
 """
-import os
-import subprocess
-
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
+from conftest import TF_STACKS, AgreementCNN, run_tf_case
 from iba_tf.pytorch import IBAReadout
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCRIPT = os.path.join(ROOT, "scripts", "readout_agreement_case_tf.py")
 
-
-@pytest.fixture(scope="module")
-def case(tmp_path_factory):
-    """The .npz written by the TensorFlow side."""
-    python = os.environ.get("IBA_TF_PYTHON") or os.path.join(ROOT, ".venv", "bin", "python")
-    if not os.path.exists(python):
-        pytest.skip("readout agreement skipped: no TensorFlow venv at {} (run `make venv`, or "
-                    "set IBA_TF_PYTHON)".format(python))
+@pytest.fixture(scope="module", params=sorted(TF_STACKS))
+def case(request, tmp_path_factory):
+    """The .npz written by the TensorFlow side, on each TensorFlow stack."""
     out = str(tmp_path_factory.mktemp("readout_agreement") / "case.npz")
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="",
-               PYTHONPATH=ROOT)
-    result = subprocess.run([python, SCRIPT, "--out", out], capture_output=True, text=True,
-                            env=env, cwd=ROOT)
-    if result.returncode != 0 and "No module named 'tensorflow'" in result.stderr:
-        pytest.skip("readout agreement skipped: {} has no tensorflow".format(python))
-    assert result.returncode == 0, result.stderr[-3000:]
-    with np.load(out) as data:
-        return {key: data[key] for key in data.files}
-
-
-class _Net(nn.Module):
-    """conv1 + ReLU -> conv2 (stride 2, 'valid') + ReLU -> dense over Keras' flatten order."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, 8, 3, padding=1)
-        self.relu1 = nn.ReLU()
-        self.conv2 = nn.Conv2d(8, 8, 3, stride=2)
-        self.relu2 = nn.ReLU()
-        self.dense = nn.Linear(7 * 7 * 8, 4)
-
-    def forward(self, x):
-        hidden = self.relu2(self.conv2(self.relu1(self.conv1(x))))
-        return self.dense(hidden.permute(0, 2, 3, 1).flatten(1))
+    return run_tf_case(request.param, "readout_agreement_case_tf.py", out)
 
 
 @pytest.fixture(scope="module")
 def torch_side(case):
-    net = _Net().eval()
-    with torch.no_grad():
-        for name in ("conv1", "conv2", "dense"):
-            getattr(net, name).weight.copy_(torch.from_numpy(case[name + "_weight"]))
-            getattr(net, name).bias.copy_(torch.from_numpy(case[name + "_bias"]))
+    net = AgreementCNN.from_case(case)
     readout = IBAReadout(net.relu1, [net.relu1, net.relu2, net.dense], net)
     images = torch.from_numpy(case["estimation_images"])
     dataset = torch.utils.data.TensorDataset(images)

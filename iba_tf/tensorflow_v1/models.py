@@ -64,13 +64,31 @@ def load_keras_model(path, custom_objects=()):
     quiet_tensorflow()
     try:
         with contextlib.redirect_stderr(io.StringIO()):
-            return keras.models.load_model(path, custom_objects=objects, compile=False)
+            return _keras_that_wrote(path).models.load_model(path, custom_objects=objects,
+                                                             compile=False)
     except (OSError, ValueError, KeyError, TypeError) as error:
         text = str(error).strip()
         first_line = text.splitlines()[0] if text else type(error).__name__
         raise InputError("{} is not a Keras model that loads with keras.models.load_model: {}. "
                          "Custom layers can be named with --custom-objects module:attr".format(
                              path, first_line))
+
+
+def _keras_that_wrote(path):
+    """tf.keras for files that tf.keras saved (their ``keras_version`` ends in "-tf"), else keras.
+
+    On TensorFlow 1.15 the two are different Kerases, and Keras 2.3.1 cannot rebuild every
+    tf.keras configuration; on TensorFlow 2 they are one.
+    """
+    try:
+        import h5py
+        with h5py.File(path, "r") as saved:
+            version = saved.attrs.get("keras_version", b"")
+    except (OSError, ImportError):      # not HDF5: let load_model say what is wrong
+        return keras
+    if isinstance(version, bytes):
+        version = version.decode("utf-8", "replace")
+    return tf_keras if str(version).endswith("-tf") else keras
 
 
 # ---------------------------------------------------------------------- softmax
