@@ -188,15 +188,7 @@ def explain_dataset(model, source, out, options=None, **keywords):
     with OutputLock(out):           # held until the end: no second run writes ``out``
         run = _Run(options, data, out, _attrs(os.path.abspath(model), data, options),
                    options.layer, started)
-        store = None
-        if os.path.exists(out) and not options.overwrite:
-            store = Store.open(out)
-            try:
-                _check_resume(store, run.attrs, data.keys, options.layer)
-            except DatasetError:
-                store.close()
-                raise
-            run.layer = store.attrs["layer"]
+        store = _resumed_store(run)
         try:
             return _run(run, store)
         finally:
@@ -207,6 +199,20 @@ def explain_dataset(model, source, out, options=None, **keywords):
 if explain_dataset.__doc__:      # None under python -OO
     explain_dataset.__doc__ = explain_dataset.__doc__.format(
         hyperparameters=docstring_section(indent=8))
+
+
+def _resumed_store(run):
+    """The open file to continue (its settings checked), or None to create one."""
+    if not os.path.exists(run.out) or run.options.overwrite:
+        return None
+    store = Store.open(run.out)
+    try:
+        _check_resume(store, run.attrs, run.data.keys, run.options.layer)
+    except DatasetError:
+        store.close()
+        raise
+    run.layer = store.attrs["layer"]
+    return store
 
 
 def _attrs(model, data, options):
