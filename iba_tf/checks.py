@@ -60,17 +60,29 @@ def check_result(result, what):
     return result
 
 
-def check_not_closed(capacity, what):
+def check_not_closed(capacity, what, active=None, pass_mask=None):
     """Raises ClosedBottleneckError if the capacity of a sample is exactly 0 everywhere.
+
+    Only neurons that can carry information count: passed (``pass_mask``) and inactive ones
+    always have 0. Without any such neuron nothing is checked.
 
     Args:
         capacity: ``(n, *feature_shape)``, one row per explained sample.
         what (str): what gave it, for the message.
+        active: feature-shaped, nonzero for the active neurons; None: all are.
+        pass_mask: feature-shaped, 1 for the neurons that always pass; None: none.
 
     Returns:
         ``capacity``, unchanged.
     """
     rows = np.asarray(capacity).reshape(len(capacity), -1)
+    counted = np.ones(rows.shape[1], dtype=bool)
+    for mask, counts in ((active, lambda m: m != 0), (pass_mask, lambda m: m == 0)):
+        if mask is not None:
+            counted &= counts(np.asarray(mask)).reshape(-1)
+    rows = rows[:, counted]
+    if rows.shape[1] == 0:
+        return capacity
     closed = np.flatnonzero(~rows.any(axis=1))
     if len(closed):
         raise ClosedBottleneckError(

@@ -94,6 +94,8 @@ def test_a_huge_learning_rate_is_an_error_not_an_all_zero_map(cnn, in_graph_loop
                                                     r"\(sample\(s\) \[0\]\).*learning_rate"):
         iba.analyze(feed, learning_rate=1e30)
     assert iba.analyze(feed, learning_rate=1.).sum() > 0     # the usual rate still works
+    # where every neuron passes, a map of zeros is right: no error
+    assert not iba.analyze(feed, pass_mask=np.ones((16, 16, 8)), learning_rate=1e30).any()
     head = _head()
     analyzer = IBACopyInnvestigate(head, neuron_selection_mode="index", steps=2,
                                    learning_rate=1e30)

@@ -225,7 +225,7 @@ class BottleneckMethods:
                                                     self._collected, progbar, repeated,
                                                     self._loop(progbar))
                 check_result(capacity, "The analysis")
-                check_not_closed(capacity, "The analysis")
+                check_not_closed(capacity, "The analysis", statistics[2], pass_mask)
             except BaseException:
                 if previous is not None:
                     self._bottleneck.restore(session, previous)
