@@ -31,7 +31,8 @@ def load_image(path, size=None, grayscale=False):
 
     Raises:
         FileNotFoundError: the file does not exist.
-        ValueError: the file is not an image that Pillow can read.
+        ValueError: the file is not an image that Pillow can read, or it declares more
+            pixels than Pillow's safety limit (``PIL.Image.MAX_IMAGE_PIXELS``, doubled).
     """
     from PIL import Image
     if not os.path.isfile(path):
@@ -42,6 +43,10 @@ def load_image(path, size=None, grayscale=False):
             if size is not None:
                 image = image.resize((int(size[1]), int(size[0])), Image.BILINEAR)
             array = np.asarray(image, dtype=np.float32)
+    except Image.DecompressionBombError as error:
+        # a header may declare any size: refused before the pixels are decoded
+        raise ValueError("cannot read image {}: {} Shrink it first if it is a real "
+                         "image.".format(path, str(error).strip())) from None
     except (OSError, ValueError) as error:
         raise ValueError("cannot read image {}: {}".format(path, error)) from None
     return array[..., None] if grayscale else array

@@ -12,7 +12,7 @@ import pytest
 from conftest import small_cnn
 from iba_tf.tensorflow_v1.compat import get_session
 from iba_tf import IBACopy, IBACopyInnvestigate, WelfordEstimator
-from iba_tf.checks import NonFiniteResultError
+from iba_tf.checks import ClosedBottleneckError, NonFiniteResultError
 from iba_tf.evaluation import degradation_test
 from iba_tf.tensorflow_v1.innvestigate_analyzer import default_feature_layer
 
@@ -83,14 +83,54 @@ def test_a_diverged_analysis_is_an_error_not_a_nan_map(cnn):
         iba.analyze({model.input: images[:1], target: 0}, beta=1e30)
 
 
+@pytest.mark.parametrize("in_graph_loop", [True, False])
+def test_a_huge_learning_rate_is_an_error_not_an_all_zero_map(cnn, in_graph_loop):
+    # Adam's first step moves alpha by about the learning rate: alpha = 5 - 1e30, where the
+    # sigmoid and its gradient are exactly 0; the map came back all zero, silently
+    model, iba, target, images = cnn
+    iba.in_graph_loop = in_graph_loop
+    feed = {model.input: images[:1], target: 0}
+    with pytest.raises(ClosedBottleneckError, match=r"closed the bottleneck completely "
+                                                    r"\(sample\(s\) \[0\]\).*learning_rate"):
+        iba.analyze(feed, learning_rate=1e30)
+    assert iba.analyze(feed, learning_rate=1.).sum() > 0     # the usual rate still works
+    # where every neuron passes, a map of zeros is right: no error
+    assert not iba.analyze(feed, pass_mask=np.ones((16, 16, 8)), learning_rate=1e30).any()
+    head = _head()
+    analyzer = IBACopyInnvestigate(head, neuron_selection_mode="index", steps=2,
+                                   learning_rate=1e30)
+    analyzer.fit(np.random.rand(8, 16, 16, 3))
+    with pytest.raises(ClosedBottleneckError):
+        analyzer.analyze(np.random.rand(2, 16, 16, 3), neuron_selection=1)
+
+
 @pytest.mark.parametrize("bad, message", [
     (2.7, "must be integers"), (True, "must be integers"), (np.float32(1), "must be integers"),
-    (-1, r"\[-1\] out of range: classes must be in 0 .. 4"),
-    (5, r"\[5\] out of range: classes must be in 0 .. 4 \(the model has 5 outputs\)")])
+    (-1, r"target -1 is out of range: the model has 5 outputs \(0 to 4\)"),
+    (5, r"target 5 is out of range: the model has 5 outputs \(0 to 4\)")])
 def test_targets_are_integer_classes_in_range(cnn, bad, message):
     model, iba, target, images = cnn
     with pytest.raises(ValueError, match=message):
         iba.analyze({model.input: images[:1], target: bad})
+
+
+def test_targets_have_one_check_with_one_wording(cnn):
+    from iba_tf.checks import check_targets
+    from iba_tf.errors import InputError
+    from iba_tf.tensorflow_v1.models import targets_per_row
+    assert targets_per_row is check_targets         # one home: the CLI's name is an alias
+    np.testing.assert_array_equal(check_targets([2], 3, 4), [2, 2, 2])
+    np.testing.assert_array_equal(check_targets(np.array([0, 7]), 2), [0, 7])  # no n_classes
+    with pytest.raises(InputError, match=r"target -1 of sample 1 is out of range: classes "
+                                         r"are >= 0"):
+        check_targets([0, -1], 2)
+    # the analyzer and the command line word the same mistake the same way
+    model, iba, target, images = cnn
+    for call in (lambda: iba.analyze({model.input: images[:1], target: 2.5}),
+                 lambda: targets_per_row(2.5, 1, 5)):
+        with pytest.raises(InputError, match=r"target 2\.5 is not a class index: give an int "
+                                             r"from 0 to 4 \(classes must be integers"):
+            call()
 
 
 def test_targets_of_copy_analyzer_and_degradation(analyzer):

@@ -1,11 +1,19 @@
 """Concurrent and cross-thread use: one analysis per bottleneck at a time, and calls from a
-thread other than the one that built the model run in the model's graph and session."""
+thread other than the one that built the model run in the model's graph and session; and one
+explain-dataset run per result file (two real processes)."""
+import os
+import signal
+import subprocess
+import sys
 import threading
 
 import keras
 import numpy as np
+import pytest
 
-from conftest import small_cnn
+from conftest import save_tiny_cnn, small_cnn
+from iba_tf.dataset import DatasetError, explain_dataset, read_results
+from iba_tf.dataset.store import DONE
 from iba_tf.tensorflow_v1.compat import get_session
 from iba_tf import TFWelfordEstimator
 
@@ -96,3 +104,84 @@ def test_restrict_flow_holds_the_bottleneck_against_other_threads():
         np.testing.assert_array_equal(session.run(iba._bottleneck.alpha), alpha)
     thread.join(120)
     assert not thread.is_alive()
+
+
+# ---------------------------------------------------------------- one run per result file
+HOLD_LOCK = """
+import sys, time
+from iba_tf.dataset.lock import OutputLock
+OutputLock(sys.argv[1]).__enter__()
+print("locked", flush=True)
+time.sleep(600)
+"""
+
+
+def _env():
+    """The environment of a subprocess that imports this tree's iba_tf."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    paths = [root] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(paths))
+
+
+def _dataset(tmp_path):
+    model = save_tiny_cnn(str(tmp_path / "tiny.h5"), size=16, classes=3)
+    keras.backend.clear_session()
+    arrays = str(tmp_path / "arrays.npy")
+    np.save(arrays, (np.random.RandomState(0).rand(6, 16, 16, 3) * 255).astype(np.uint8))
+    return model, arrays
+
+
+def test_a_second_explain_dataset_on_the_same_file_is_refused_and_the_first_completes(
+        tmp_path):
+    model, arrays = _dataset(tmp_path)
+    out = str(tmp_path / "run.h5")
+    command = [sys.executable, "-u", "-m", "iba_tf.cli", "explain-dataset", model, arrays,
+               "--out", out, "--workers", "0", "--steps", "2", "--fit-samples", "4",
+               "--no-progress"]
+    log = open(str(tmp_path / "first.err"), "wb+")
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, env=_env())
+    try:
+        for line in first.stdout:              # printed once the run holds the file
+            if line.startswith(b"Explaining"):
+                break
+        first.send_signal(signal.SIGSTOP)      # the first run stays mid-way meanwhile
+        for extra in ([], ["--overwrite"]):
+            second = subprocess.run(command + extra, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, env=_env(), timeout=300)
+            lines = second.stderr.decode().strip().splitlines()
+            assert second.returncode == 2 and len(lines) == 1, lines
+            assert "{} is being written by another run (process {})".format(
+                out, first.pid) in lines[0]
+        first.send_signal(signal.SIGCONT)
+        first.communicate(timeout=300)
+    finally:
+        first.kill()
+        log.seek(0)
+        stderr = log.read().decode()
+        log.close()
+    assert first.returncode == 0, stderr[-2000:]
+    results = read_results(out)
+    assert (results["status"] == DONE).all() and np.isfinite(results["saliency"]).all()
+    assert not os.path.exists(out + ".lock")
+
+
+def test_the_lock_of_a_killed_run_does_not_block_the_next(tmp_path):
+    model, arrays = _dataset(tmp_path)
+    out = str(tmp_path / "run.h5")
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, out], stdout=subprocess.PIPE,
+                              env=_env())
+    try:
+        assert holder.stdout.readline().strip() == b"locked"
+        with pytest.raises(DatasetError, match=r"being written by another run \(process {}\)"
+                           .format(holder.pid)):
+            explain_dataset(model, arrays, out, workers=0, overwrite=True, steps=1,
+                            fit_samples=4, progress=False, log=None)
+        assert not os.path.exists(out)
+        holder.send_signal(signal.SIGKILL)     # dies holding the lock: no clean-up at all
+        holder.wait(timeout=30)
+    finally:
+        holder.kill()
+    assert os.path.exists(out + ".lock")       # left behind, but no longer locked
+    summary = explain_dataset(model, arrays, out, workers=0, steps=1, fit_samples=4,
+                              progress=False, log=None)
+    assert summary.done == 6 and not os.path.exists(out + ".lock")

@@ -100,7 +100,7 @@ def _interrupt_after(monkeypatch, writes):
         if len(calls) == writes:
             raise KeyboardInterrupt
         calls.append(len(result["index"]))
-        original(self, result)
+        return original(self, result)
     monkeypatch.setattr(Store, "write", write)
     return calls
 

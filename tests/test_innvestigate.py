@@ -65,7 +65,8 @@ def test_index_selection_errors(fitted):
         analyzer.analyze(x[:2])
     with pytest.raises(ValueError, match="3 entries for 2 samples"):
         analyzer.analyze(x[:2], neuron_selection=[0, 1, 2])
-    with pytest.raises(ValueError, match=r"\[7\] out of range.*5 outputs"):
+    with pytest.raises(ValueError, match=r"neuron_selection 7 of sample 1 is out of range.*5 "
+                                         r"outputs"):
         analyzer.analyze(x[:2], neuron_selection=[0, 7])
 
 

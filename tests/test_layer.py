@@ -195,7 +195,7 @@ def test_several_samples_with_own_targets(fitted_cnn):
     model, iba, target, images = fitted_cnn
     capacity = iba.analyze({model.input: images[:3], target: [0, 1, 2]})
     assert capacity.shape == (3, 16, 16, 8)
-    with pytest.raises(ValueError, match="2 target"):
+    with pytest.raises(ValueError, match="target has 2 entries for 3 samples"):
         iba.analyze({model.input: images[:3], target: [0, 1]})
 
 

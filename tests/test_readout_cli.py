@@ -133,7 +133,14 @@ def test_bad_input_is_one_line_with_exit_code_2_and_writes_nothing(trained, tmp_
 
 def test_a_readout_for_another_model_is_refused(trained, tmp_path, capsys):
     keras.backend.clear_session()
-    other = save_tiny_cnn(str(tmp_path / "other.h5"), size=16, classes=3)  # other weights
+    other = save_tiny_cnn(str(tmp_path / "other.h5"), size=16, classes=3)
+    # Keras draws its initialisers' seeds from numpy's global RNG, which conftest seeds at
+    # each test but the module fixture may build its model from the same state: make sure
+    # the weights differ
+    different = keras.models.load_model(other)
+    different.set_weights([w + 0.5 for w in different.get_weights()])
+    different.save(other)
+    keras.backend.clear_session()
     error = _error(["explain", other, trained["images"][0], "--readout", trained["readout"],
                     "--out", str(tmp_path / "o")], capsys)
     assert "other weights" in error

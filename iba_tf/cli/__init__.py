@@ -10,12 +10,14 @@ One module per subcommand (:mod:`~iba_tf.cli.layers`, :mod:`~iba_tf.cli.explain`
 ``add_parser(subparsers)`` and ``run(args)``; the options they share are in
 :mod:`~iba_tf.cli.common`. Bad input (missing files, a file that is not a Keras model, an
 unknown layer, images that do not fit the model, a target out of range, a readout file for
-another model: :class:`iba_tf.errors.InputError`) is reported in one line on stderr with exit
-code 2. Also runs as ``python -m iba_tf.cli``.
+another model: :class:`iba_tf.errors.InputError`) and an analysis that gave no explanation
+(:class:`iba_tf.checks.ResultError`: NaN, or a closed bottleneck) are reported in one line
+on stderr with exit code 2. Also runs as ``python -m iba_tf.cli``.
 """
 import argparse
 import sys
 
+from ..checks import ResultError
 from ..errors import InputError
 from . import explain, explain_dataset, layers, train_readout
 
@@ -42,7 +44,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         args.run(args)
-    except InputError as error:
+    except (InputError, ResultError) as error:
         lines = str(error).strip().splitlines()
         print("iba-tf: error: {}".format(lines[0] if lines else type(error).__name__),
               file=sys.stderr)

@@ -2,12 +2,13 @@
 per image."""
 import os
 
+from ..checks import check_targets
 from ..errors import InputError
 from ..images import PREPROCESSING, list_images, load_image, preprocess
 from .common import (add_hyperparameter_arguments, add_layer_argument, add_model_arguments,
                      hyperparameters_from_args, load_model)
 
-__all__ = ["add_parser", "run", "MIN_FIT_SAMPLES"]
+__all__ = ["add_parser", "run", "output_stems", "MIN_FIT_SAMPLES"]
 
 # Fallback statistics: with fewer images than this, flipped/shifted/noisy copies are added.
 MIN_FIT_SAMPLES = 32
@@ -40,28 +41,76 @@ def add_parser(subparsers):
 
 
 def run(args):
-    """Explains ``args.images`` with ``args.model`` into ``args.out``."""
+    """Explains ``args.images`` with ``args.model`` into ``args.out``.
+
+    The output names (``OUT/<image name without extension>_iba.npy`` and ``.png``) must be
+    unique: images with the same name (``a/cat.png``, ``b/cat.jpg``) are refused before any
+    work, as is an ``--out`` that is a file or cannot be created.
+    """
     import numpy as np
     hyperparameters = hyperparameters_from_args(args)
+    stems = output_stems(args.images, args.out)
     model = load_model(args)
-    from ..tensorflow_v1.models import targets_per_row
     images = read_images(args.images, model, args.grayscale, not args.no_resize)
     n_classes = int(model.output.shape[-1])
     names = _class_names(args.class_names, n_classes)
     if args.target is not None:
-        targets_per_row(args.target, 1, n_classes, name="--target")
+        check_targets(args.target, 1, n_classes, name="--target")
     explainer = _explainer(model, args, hyperparameters, images)
     x = preprocess(np.stack(images), args.preprocess)
     maps, targets, predicted = explainer.explain(x, args.target)
-    os.makedirs(args.out, exist_ok=True)
-    for path, image, saliency, target, pred in zip(args.images, images, maps, targets,
-                                                   predicted):
-        stem = os.path.join(args.out, os.path.splitext(os.path.basename(path))[0])
+    for path, stem, image, saliency, target, pred in zip(args.images, stems, images, maps,
+                                                         targets, predicted):
         np.save(stem + "_iba.npy", saliency)
         _save_overlay(stem + "_iba.png", image, saliency, "explained: {} (predicted: {})"
                       .format(names[target], names[pred]))
         print("{}: predicted {}, explained {}, {:.1f} bits -> {}_iba.png, {}_iba.npy".format(
             path, names[pred], names[target], saliency.sum(), stem, stem))
+
+
+def output_stems(paths, out):
+    """The output path without suffix (``OUT/NAME``) of each image, checked before any work.
+
+    Raises:
+        InputError: two images would give the same output files, or ``out`` is a file or
+            cannot be created as a folder.
+    """
+    _check_folder(out)
+    stems, seen = [], {}
+    for path in paths:
+        stem = os.path.join(out, os.path.splitext(os.path.basename(path))[0])
+        key = os.path.normcase(stem)
+        if key in seen:
+            raise InputError("{} and {} would both be saved as {}_iba.npy and .png: output "
+                             "names come from the file name without its extension; rename "
+                             "one, or explain them in separate runs with different --out"
+                             .format(seen[key], path, stem))
+        seen[key] = path
+        stems.append(stem)
+    return stems
+
+
+def _check_folder(out):
+    """Refuses an ``--out`` that is a file, lies under a file, or lies in a read-only folder."""
+    path = os.path.abspath(out)
+    while not os.path.exists(path) and os.path.dirname(path) != path:
+        path = os.path.dirname(path)
+    if not os.path.isdir(path):
+        where = "is a file" if path == os.path.abspath(out) else \
+            "cannot be created: {} is a file".format(path)
+        raise InputError("--out {} {}; give a folder for the maps and overlays".format(
+            out, where))
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise InputError("--out {} cannot be written: no write permission in {}; give another "
+                         "folder".format(out, path))
+
+
+def _make_folder(out):
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as error:
+        raise InputError("--out {} cannot be created: {}; give another folder".format(
+            out, error.strerror or error)) from None
 
 
 def _explainer(model, args, hyperparameters, images):
@@ -79,6 +128,7 @@ def _explainer(model, args, hyperparameters, images):
                                         **hyperparameters)
     if explainer.softmax_removed:
         print("The model ends with a softmax: explaining its logits.")
+    _make_folder(args.out)         # after the checks of the readout, before the work
     if not args.readout:
         _fit(explainer, args, images)
     return explainer

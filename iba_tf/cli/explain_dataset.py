@@ -3,13 +3,15 @@
     iba-tf explain-dataset MODEL.h5 SOURCE --out RESULTS.h5 [--targets label|predicted|N]
         [--layer NAME] [--workers N | --scheduler ADDRESS] [...]
 
-Bad input is raised as :class:`iba_tf.errors.InputError` (one line on stderr, exit code 2);
-Ctrl-C closes the file and the cluster and exits with code 130 (rerun the command to
-continue).
+Bad input is raised as :class:`iba_tf.errors.InputError` (one line on stderr, exit code 2),
+and so is a run after which the file holds no map at all (every item failed: the reason of
+the first is given); Ctrl-C closes the file and the cluster and exits with code 130 (rerun
+the command to continue).
 """
 import sys
 
 from ..dataset.options import DatasetOptions
+from ..errors import InputError
 from ..images import PREPROCESSING
 from .common import (add_hyperparameter_arguments, add_layer_argument, add_model_arguments,
                      hyperparameters_from_args)
@@ -79,7 +81,8 @@ def run(args):
     """Runs ``iba-tf explain-dataset`` with parsed ``args``; returns the :class:`RunSummary`.
 
     Raises:
-        iba_tf.errors.InputError: bad input (incl. Dask missing: names the extra to install).
+        iba_tf.errors.InputError: bad input (incl. Dask missing: names the extra to install),
+            another run writing ``--out``, or every item failed.
         SystemExit: code 130 after Ctrl-C (the file and the cluster are closed first).
     """
     import dataclasses
@@ -91,7 +94,20 @@ def run(args):
     options = dataclasses.replace(options, hyperparameters=hyperparameters_from_args(args),
                                   progress=not args.no_progress)
     try:
-        return explain_dataset(args.model, args.source, args.out, options)
+        summary = explain_dataset(args.model, args.source, args.out, options)
     except KeyboardInterrupt:
         print("iba-tf: interrupted; rerun the same command to continue", file=sys.stderr)
         raise SystemExit(EXIT_INTERRUPTED)
+    if summary.failed_now and summary.done == 0:
+        raise InputError(_all_failed(summary))
+    return summary
+
+
+def _all_failed(summary):
+    """The message when not one item of the file was explained (not a success: exit 2)."""
+    from ..dataset import read_results
+    errors = [message for message in read_results(summary.path, saliency=False)["error"]
+              if message]
+    return "all {} items failed, {} holds no map; the first reason: {}; fix it and rerun " \
+        "with --retry-failed (or --overwrite)".format(summary.failed, summary.path,
+                                                       errors[0] if errors else "unknown")

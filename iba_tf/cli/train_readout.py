@@ -13,6 +13,7 @@ import os
 
 from ..dataset.sources import open_source, parse_size
 from ..errors import InputError
+from ..hyperparameters import validate
 from ..images import PREPROCESSING
 from .common import add_layer_argument, add_model_arguments, load_model
 
@@ -65,6 +66,7 @@ def add_parser(subparsers):
 
 def _checked(args):
     """Checks the plain options and opens the data; returns ``(source, resize)``."""
+    validate(**{name: getattr(args, name) for name in READOUT_HYPERPARAMETERS})
     for name, minimum in (("epochs", 1), ("batch_size", 1), ("fit_samples", 2)):
         if getattr(args, name) < minimum:
             raise InputError("--{} {} is invalid: it must be >= {}".format(
@@ -77,6 +79,9 @@ def _checked(args):
             args.out))
     if not os.path.isdir(os.path.dirname(os.path.abspath(args.out))):
         raise InputError("--out {}: its folder does not exist".format(args.out))
+    if os.path.isdir(args.out):
+        raise InputError("--out {} is a folder; give the readout file to write".format(
+            args.out))
     source = open_source(args.source, args.array_key, args.label_key)
     if args.targets == "label" and not source.has_labels:
         raise InputError("--targets label needs labels: a folder with one sub-folder per "

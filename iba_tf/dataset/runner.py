@@ -22,6 +22,7 @@ from ..hyperparameters import docstring_section
 from ..utils import get_tqdm
 from .engines import DaskEngine, InProcessEngine, import_distributed
 from .errors import DatasetError
+from .lock import OutputLock
 from .options import DatasetOptions
 from .sources import open_source
 from .store import Store
@@ -162,7 +163,8 @@ def explain_dataset(model, source, out, options=None, **keywords):
         RunSummary: what the file holds and what this run did.
 
     Raises:
-        InputError: bad input (names the bad value).
+        InputError: bad input (names the bad value), or another run is writing ``out``
+            (one run per file: a lock file ``out + ".lock"`` is held for the whole run).
         MissingDaskError: Dask is needed.
         KeyboardInterrupt: after closing the file and the cluster; rerun to continue.
 
@@ -183,27 +185,34 @@ def explain_dataset(model, source, out, options=None, **keywords):
         raise DatasetError("--targets label needs labels: a folder with one sub-folder per "
                            "class, or an .npz file with a label array; {} has none".format(
                                data.path))
-    run = _Run(options, data, out, _attrs(os.path.abspath(model), data, options),
-               options.layer, started)
-    store = None
-    if os.path.exists(out) and not options.overwrite:
-        store = Store.open(out)
+    with OutputLock(out):           # held until the end: no second run writes ``out``
+        run = _Run(options, data, out, _attrs(os.path.abspath(model), data, options),
+                   options.layer, started)
+        store = _resumed_store(run)
         try:
-            _check_resume(store, run.attrs, data.keys, options.layer)
-        except DatasetError:
-            store.close()
-            raise
-        run.layer = store.attrs["layer"]
-    try:
-        return _run(run, store)
-    finally:
-        if store is not None:
-            store.close()
+            return _run(run, store)
+        finally:
+            if store is not None:
+                store.close()
 
 
 if explain_dataset.__doc__:      # None under python -OO
     explain_dataset.__doc__ = explain_dataset.__doc__.format(
         hyperparameters=docstring_section(indent=8))
+
+
+def _resumed_store(run):
+    """The open file to continue (its settings checked), or None to create one."""
+    if not os.path.exists(run.out) or run.options.overwrite:
+        return None
+    store = Store.open(run.out)
+    try:
+        _check_resume(store, run.attrs, run.data.keys, run.options.layer)
+    except DatasetError:
+        store.close()
+        raise
+    run.layer = store.attrs["layer"]
+    return store
 
 
 def _attrs(model, data, options):
@@ -278,12 +287,11 @@ def _write_all(finished, store, map_shape, bar):
         if isinstance(result, str):
             result = _lost_result(chunk, map_shape, result)
         try:
-            store.write(result)
+            failed += store.write(result)
         except (OSError, RuntimeError) as error:
             raise DatasetError("writing {} failed ({}); the items written before are kept: "
                                "rerun to continue".format(store.path, error))
         explained += len(chunk)
-        failed += sum(1 for message in result["error"] if message)
         bar.update(len(chunk))
         if failed:
             bar.set_postfix(failed=failed, refresh=False)

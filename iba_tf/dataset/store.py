@@ -117,6 +117,16 @@ def _attr(value):
     return value
 
 
+def _non_finite(saliency, bits):
+    """Why a map cannot count as done ("" if it is finite)."""
+    saliency = np.asarray(saliency, dtype=np.float64)
+    if np.isfinite(saliency).all() and np.isfinite(bits):
+        return ""
+    return ("the map holds non-finite values ({} NaN and {} inf): the optimisation diverged; "
+            "use a smaller --beta or --learning-rate, then rerun with --retry-failed".format(
+                int(np.isnan(saliency).sum()), int(np.isinf(saliency).sum())))
+
+
 def _runs(indices):
     """Splits sorted indices into runs of consecutive values: ``(start, stop, positions)``."""
     start = 0
@@ -252,20 +262,25 @@ class Store:
         """Writes the results of some items and marks them done (or failed).
 
         The values go first and are flushed to the disk, then the statuses; an interruption
-        in between leaves the items pending, so a rerun explains them again.
+        in between leaves the items pending, so a rerun explains them again. An item whose
+        map or bits hold NaN or inf is marked failed with that reason, never done.
 
         Args:
             result (dict): ``index`` (n,), ``saliency`` (n, H, W), ``target``, ``predicted``,
                 ``bits``, ``seconds`` (n,) and ``error`` (n strings, "" for success).
+
+        Returns:
+            int: the number of those items marked failed.
         """
         order = np.argsort(result["index"], kind="stable")
         index = np.asarray(result["index"], dtype=np.int64)[order]
         if len(index) == 0:
-            return
-        errors = [result["error"][i] for i in order]
-        ok = np.array([not message for message in errors], dtype=bool)
+            return 0
         maps = np.asarray(result["saliency"])[order]
         fields = {field: np.asarray(result[field])[order] for field in _ROW_FIELDS}
+        errors = [result["error"][i] or _non_finite(maps[k], fields["bits"][k])
+                  for k, i in enumerate(order)]
+        ok = np.array([not message for message in errors], dtype=bool)
         encoded = np.array([_encode_error(message) for message in errors],
                            dtype="S{}".format(ERROR_BYTES))
         saliency = self._file["saliency"]
@@ -285,6 +300,7 @@ class Store:
             self._file["items/status"][start:stop] = status[rows]
         self._file.flush()
         self.status[index] = status
+        return int(np.sum(~ok))
 
     def sync(self):
         """Flushes the file to the disk (``fsync``)."""

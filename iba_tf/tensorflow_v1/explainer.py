@@ -12,7 +12,7 @@ import threading
 
 from .compat import tf
 from .. import hyperparameters
-from ..checks import check_finite, check_result
+from ..checks import check_finite, check_not_closed, check_result
 from ..welford import validate_state
 from ..utils import get_tqdm
 from .loop import OptimizationLoop
@@ -225,6 +225,7 @@ class BottleneckMethods:
                                                     self._collected, progbar, repeated,
                                                     self._loop(progbar))
                 check_result(capacity, "The analysis")
+                check_not_closed(capacity, "The analysis", statistics[2], pass_mask)
             except BaseException:
                 if previous is not None:
                     self._bottleneck.restore(session, previous)

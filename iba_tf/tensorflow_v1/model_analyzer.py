@@ -14,11 +14,11 @@ import typing
 
 import numpy as np
 
+from ..checks import check_result, check_targets
 from ..errors import InputError
 from .compat import keras
 from .innvestigate_analyzer import IBACopyInnvestigate
-from .models import check_layer, default_feature_layer, is_softmax, model_wo_softmax, \
-    targets_per_row
+from .models import check_layer, default_feature_layer, is_softmax, model_wo_softmax
 
 __all__ = ["ModelAnalyzer", "ReadoutModelAnalyzer", "logits_of"]
 
@@ -94,7 +94,7 @@ class ModelAnalyzer:
             maps, logits = self.analyzer.analyze(x, return_predictions=True)
             predicted = np.asarray(logits).argmax(axis=1)
             return maps.astype(np.float32), predicted, predicted
-        targets = targets_per_row(targets, len(x), self.n_classes, keys=keys)
+        targets = check_targets(targets, len(x), self.n_classes, keys=keys)
         maps, logits = self.analyzer.analyze(x, targets, return_predictions=True)
         return maps.astype(np.float32), targets, np.asarray(logits).argmax(axis=1)
 
@@ -165,11 +165,12 @@ class ReadoutModelAnalyzer:
 
         Raises:
             iba_tf.errors.InputError: ``targets`` given (the readout explains no chosen class).
+            iba_tf.checks.NonFiniteResultError: a map holds NaN or inf.
         """
         if targets is not None:
             raise InputError("the readout explains the model's prediction (it sees no class "
                              "index); drop the target, or explain a chosen class without "
                              "--readout")
-        maps = self.readout.analyze(x)
+        maps = check_result(self.readout.analyze(x), "The readout")
         predicted = np.asarray(self.logits_model.predict(x)).argmax(axis=1)
         return maps.astype(np.float32), predicted, predicted

@@ -16,10 +16,8 @@ import importlib
 import io
 import os
 
-import numpy as np
-
+from ..checks import check_targets
 from ..errors import InputError
-from ..hyperparameters import is_int
 from ..quiet import quiet_tensorflow
 from .compat import keras, keras_of, tf_keras
 from .graph import Tail, depends_on
@@ -299,44 +297,6 @@ def image_input_shape(model):
     return tuple(int(s) for s in shape[1:])
 
 
-def _class_index(value, name, n_classes, where=""):
-    if not is_int(value):
-        raise InputError("{} {!r}{} is not a class index: give an int from 0 to {}".format(
-            name, value, where, n_classes - 1))
-    if not 0 <= value < n_classes:
-        raise InputError("{} {}{} is out of range: the model has {} outputs (0 to {})".format(
-            name, value, where, n_classes, n_classes - 1))
-    return int(value)
-
-
-def targets_per_row(targets, n_samples, n_classes, name="target", keys=None):
-    """Turns ``targets`` into one class index per sample, an int64 array ``(n_samples,)``.
-
-    Args:
-        targets: one int for every sample, or a sequence / array of one int per sample.
-            Only integers: floats (even ``2.0``) and bools are refused.
-        n_samples (int): the samples in the batch.
-        n_classes (int): the model's outputs; each target must be in ``[0, n_classes)``.
-        name (str): what the targets are called in messages (``"--target"``).
-        keys (list): names of the samples for messages (default: their positions).
-
-    Raises:
-        InputError: naming the first bad target and what was expected.
-
-    Example:
-        >>> targets_per_row(3, 2, 10)
-        array([3, 3])
-    """
-    values = np.asarray(targets, dtype=object) if not np.isscalar(targets) else targets
-    if np.isscalar(values) or getattr(values, "ndim", 1) == 0:
-        value = values.item() if hasattr(values, "item") else values
-        return np.full(n_samples, _class_index(value, name, n_classes), dtype=np.int64)
-    if values.ndim != 1 or len(values) != n_samples:
-        raise InputError("{} has {} entries for {} samples: give one int or one per sample"
-                         .format(name, values.size, n_samples))
-    rows = np.empty(n_samples, dtype=np.int64)
-    for i, value in enumerate(values):
-        where = " of {}".format("item {}".format(keys[i]) if keys is not None else
-                                "sample {}".format(i))
-        rows[i] = _class_index(value, name, n_classes, where)
-    return rows
+#: The targets check of the package, :func:`iba_tf.checks.check_targets` (its one home),
+#: under the name the command line and the data-set workers use.
+targets_per_row = check_targets
