@@ -8,9 +8,11 @@
    Hopper face crops; target: the predicted emotion, as there are no labels).
 
 Methods: IBA (IBACopyInnvestigate, ``beta`` 10 and one more, bottleneck at ``--mnist-layer`` /
-``--fer-layer``), gradient, input x gradient, integrated gradients, LRP-epsilon, guided
-backprop and random, all created with :func:`iba_tf.baselines.create_analyzer` (innvestigate
-where it can run the model, else iba_tf's own gradient family; "n/a: reason" where neither).
+``--fer-layer``), the Readout Bottleneck at the same layer (IBAReadout, trained on other images
+than those it explains: see ``readout_rows.py``; ``--no-readout`` drops it), and gradient,
+input x gradient, integrated gradients, LRP-epsilon, guided backprop and random, all created
+with :func:`iba_tf.baselines.create_analyzer` (innvestigate where it can run the model, else
+iba_tf's own gradient family; "n/a: reason" where neither).
 
 Checks (:mod:`iba_tf.evaluation`): the IBA paper's degradation test (tiles of 4 px on digits,
 8 px on faces, replaced by the blurred image, target logit), the cascading randomisation
@@ -47,6 +49,9 @@ import numpy as np  # noqa: E402
 import scipy.ndimage  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:                    # the helper module next to this script
+    sys.path.insert(0, HERE)
+import readout_rows  # noqa: E402
 
 # name, innvestigate analyzer name, rank by absolute value
 BASELINE_METHODS = [
@@ -62,11 +67,13 @@ SETTINGS = {
     # full: about 6-7 minutes on 2 cores
     "full": dict(mnist_epochs=5, mnist_eval=200, mnist_sanity=20, mnist_fit=2000,
                  faces_eval=102, faces_sanity=16, fer_groups=6, ig_steps=64,
-                 degradation_steps=None),
+                 degradation_steps=None, readout_epochs=3, fer_readout_epochs=30,
+                 readout_folds=2),
     # quick: a smoke run, about 20 s
     "quick": dict(mnist_epochs=2, mnist_eval=8, mnist_sanity=3, mnist_fit=200,
                   faces_eval=6, faces_sanity=2, fer_groups=2, ig_steps=8,
-                  degradation_steps=6),
+                  degradation_steps=6, readout_epochs=1, fer_readout_epochs=1,
+                  readout_folds=2),
 }
 
 
@@ -89,6 +96,8 @@ def parse_args(argv=None):
                         help="blur in px (default: tile size / 2)")
     parser.add_argument("--score", default="logit", choices=["logit", "probability"])
     parser.add_argument("--no-sanity", action="store_true", help="skip the sanity check")
+    parser.add_argument("--no-readout", action="store_true",
+                        help="skip the Readout Bottleneck's row")
     parser.add_argument("--no-sign-variants", action="store_true",
                         help="skip the rows of integrated gradients ranked by its absolute value "
                              "and by its positive part (degradation only, same attributions)")
@@ -97,6 +106,9 @@ def parse_args(argv=None):
 
 
 # ------------------------------------------------------------------------------ methods
+READOUT_ROW = "IBA Readout (beta=10)"
+
+
 class Method:
     """One row of the table: how to build the analyzer and how to turn its output into maps."""
 
@@ -183,6 +195,8 @@ def evaluate(task, model, X, targets, methods, settings, args, sanity_X, sanity_
             continue
         attributions, seconds = timed_explain(method.analyzer, X, targets)
         row["seconds"] = seconds
+        if hasattr(method.analyzer, "training_seconds"):
+            row["training_seconds"] = method.analyzer.training_seconds
 
         def degrade(attributions, absolute):
             return degradation_test(model, X, attributions=attributions, targets=targets,
@@ -278,8 +292,11 @@ def run_mnist(settings, args, out):
     X, targets = x_test[correct], y_test[correct]
     fit = x_train[:settings["mnist_fit"]]
     betas = [float(b) for b in args.betas.split(",")]
-    methods = iba_methods(model, args.mnist_layer, betas, fit, args) + baseline_methods(
-        model, settings["ig_steps"])
+    methods = iba_methods(model, args.mnist_layer, betas, fit, args)
+    if not args.no_readout:
+        methods.append(Method(READOUT_ROW, lambda: readout_rows.mnist_readout(
+            model, args.mnist_layer, fit, y_train[:len(fit)], settings["readout_epochs"])))
+    methods += baseline_methods(model, settings["ig_steps"])
     sanity_X = X[:settings["mnist_sanity"]]
     # the digit's pixels (and a 1 px rim): the background is 0 in every image
     digits = scipy.ndimage.binary_dilation(sanity_X[..., 0] > 0.1, iterations=1,
@@ -308,8 +325,12 @@ def run_fer(settings, args, out):
     # statistics for IBA: every face and its mirror image
     fit = np.concatenate([faces, faces[:, :, ::-1]])
     betas = [float(b) for b in args.betas.split(",")]
-    methods = iba_methods(model, args.fer_layer, betas, fit, args) + baseline_methods(
-        model, settings["ig_steps"])
+    methods = iba_methods(model, args.fer_layer, betas, fit, args)
+    if not args.no_readout:
+        methods.append(Method(READOUT_ROW, lambda: readout_rows.fer_readout(
+            model, args.fer_layer, faces, order[:settings["faces_eval"]],
+            settings["readout_folds"], settings["fer_readout_epochs"])))
+    methods += baseline_methods(model, settings["ig_steps"])
     results = evaluate("fer", model, X, targets, methods, settings, args,
                        X[:settings["faces_sanity"]], settings["fer_groups"], out)
     info = dict(samples=len(X), tile=args.fer_tile, layer=args.fer_layer,
@@ -356,6 +377,15 @@ def table(all_results):
         rows.append(row)
     text = markdown_table(header, rows)
     remarks = ["\\* " + note.rstrip(".") + "." for note in sorted(set(notes))]
+    trained = ["{} {:.0f} s".format(task, all_results[task][READOUT_ROW]["training_seconds"])
+               for task in tasks if "training_seconds" in all_results[task].get(READOUT_ROW, {})]
+    if trained:
+        remarks.append("IBA Readout: IBAReadout at IBA's layer, never trained on the images it "
+                       "explains (MNIST: on the training digits with their labels; fer: 2 folds "
+                       "of the faces, each explained by a readout trained on the other faces and "
+                       "their mirror images); statistics and training took {}. In the sanity "
+                       "check it keeps the readout trained on the trained model (its maps change "
+                       "through the features it reads).".format(", ".join(trained)))
     remarks += ["Random: iba_tf.baselines.Random, seeded noise (innvestigate's Random returns "
                "the input plus noise, which ranks bright pixels first)."]
     if any(r.get("derived") for task in tasks for r in all_results[task].values()):

@@ -4,11 +4,13 @@ The readout network's layer sizes and initial weights (so both ports start from 
 numbers for the same seed), the clip limit of alpha, and the conversion of a batch of
 capacities to saliency maps. See ``shared/IBA_METHOD.md``, "The Readout Bottleneck".
 """
+import functools
+
 import numpy as np
 import scipy.ndimage
 
 __all__ = ["ALPHA_LIMIT", "FINAL_BIAS", "FINAL_SCALE", "layer_sizes", "initial_weights",
-           "saliency_maps"]
+           "saliency_maps", "interpolation_matrix"]
 
 #: alpha is clipped to ``[-ALPHA_LIMIT, ALPHA_LIMIT]``
 ALPHA_LIMIT = 5.
@@ -55,11 +57,24 @@ def saliency_maps(capacity, size, channel_axis=-1):
 
     Returns:
         np.ndarray: ``(n, H, W)``, resized bilinearly with the total bits kept, as
-        :func:`~iba_tf.to_saliency_map` does for one map.
+        :func:`~iba_tf.to_saliency_map` does for one map (``scipy.ndimage.zoom``, order 1).
+        The zoom is linear and acts on each axis alone, so it is applied as two matrix
+        products, ``rows @ bits @ columns.T``, with the matrices of the zoom along each axis.
     """
     bits = capacity.sum(channel_axis, dtype=np.float64) / np.log(2)
     if tuple(size) == bits.shape[1:]:
         return bits
-    zoom = [1.] + [out / float(n) for out, n in zip(size, bits.shape[1:])]
-    resized = scipy.ndimage.zoom(bits, zoom, order=1, mode="nearest", grid_mode=True)
+    rows = interpolation_matrix(bits.shape[1], int(size[0]))
+    columns = interpolation_matrix(bits.shape[2], int(size[1]))
+    resized = np.matmul(np.matmul(rows, bits), columns.T)
     return resized * (bits[0].size / float(resized[0].size))
+
+
+@functools.lru_cache(maxsize=64)
+def interpolation_matrix(n, size):
+    """The ``(size, n)`` matrix of ``scipy.ndimage.zoom``'s linear interpolation of ``n``
+    values to ``size`` (``mode="nearest"``, ``grid_mode=True``): the zoom of each unit vector."""
+    matrix = scipy.ndimage.zoom(np.eye(n), (size / float(n), 1.), order=1, mode="nearest",
+                                grid_mode=True)
+    matrix.setflags(write=False)
+    return matrix

@@ -20,7 +20,7 @@ def test_the_notebooks_are_there():
     names = {os.path.basename(path) for path in NOTEBOOKS}
     assert {"tensorflow_IBALayer_mnist.ipynb", "tensorflow_IBACopy_imagenet.ipynb",
             "tensorflow_IBACopyInnvestigate_imagenet.ipynb",
-            "tensorflow_emotion_model.ipynb"} <= names
+            "tensorflow_emotion_model.ipynb", "readout.ipynb"} <= names
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=os.path.basename)

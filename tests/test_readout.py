@@ -231,3 +231,53 @@ def test_the_innvestigate_analyzer_explains_with_the_trained_readout(corner, tmp
     fresh = IBAReadoutInnvestigate(model, attach_layer="feat", readout_layers=["logits"])
     history = fresh.fit(x[:64], epochs=1)
     assert len(history) == 1 and fresh.analyze(x[:2]).shape == (2, 8, 8)
+
+
+def test_the_readout_network_is_the_plain_formula_also_for_a_small_wide_map():
+    """A readout map with fewer positions and more channels than the first convolution's output
+    is convolved before it is resized (readout_network._first_layer): the same alpha as
+    standardising, resizing, concatenating, three 1x1 convolutions and the clip."""
+    from iba_tf.tensorflow_v1 import readout_data
+    from iba_tf.tensorflow_v1.compat import tf
+    inputs = keras.layers.Input((8, 8, 2))
+    a = keras.layers.Conv2D(4, 1, name="a")(inputs)
+    b = keras.layers.Conv2D(16, 3, strides=2, padding="same", name="b")(a)   # 4x4x16
+    logits = keras.layers.Dense(3, name="logits")(keras.layers.Flatten()(b))
+    model = keras.models.Model(inputs, logits)
+    x = np.random.RandomState(0).randn(6, 8, 8, 2).astype("float32")
+    readout = IBAReadout("a", ["a", "b", "logits"], model)     # 4 + 16 + 3 -> 11 channels
+    readout.estimate(x, progbar=False)
+    readout._configure()
+    rng = np.random.RandomState(1)
+    weights = [w + 0.3 * rng.randn(*w.shape).astype("float32") for w in readout.get_weights()]
+    weights[5] = np.zeros_like(weights[5])
+    readout.set_weights(weights)
+    feed = readout._feed(x, False)
+    alpha = readout.copy_session.run(readout.network.alpha, feed)
+
+    maps = []
+    for placeholder, tensor in zip(readout.network.inputs, readout._readouts):
+        mean, std = readout_data.statistics(readout, tensor.name)[:2]
+        maps.append((feed[placeholder] - mean) / np.maximum(std, 0.01))
+    with tf.Graph().as_default(), tf.Session() as session:
+        hidden = tf.concat([tf.tile(m[:, None, None, :], [1, 8, 8, 1]) if m.ndim == 2 else
+                            tf.image.resize_bilinear(m, (8, 8), align_corners=True)
+                            for m in maps], -1)
+        for i in range(0, 6, 2):
+            hidden = tf.tensordot(hidden, weights[i], [[3], [0]]) + weights[i + 1]
+            hidden = tf.nn.relu(hidden) if i < 4 else tf.clip_by_value(hidden, -5., 5.)
+        expected = session.run(hidden)
+    assert np.mean(np.abs(expected) < 5) > 0.5          # not all clipped: the test can fail
+    np.testing.assert_allclose(alpha, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_saliency_maps_are_the_zoom_of_the_bits():
+    import scipy.ndimage
+    from iba_tf.readout_spec import saliency_maps
+    capacity = np.random.RandomState(0).rand(3, 7, 5, 4).astype("float32")
+    bits = capacity.sum(-1, dtype=np.float64) / np.log(2)
+    zoomed = scipy.ndimage.zoom(bits, (1, 28 / 7., 33 / 5.), order=1, mode="nearest",
+                                grid_mode=True)
+    np.testing.assert_allclose(saliency_maps(capacity, (28, 33)),
+                               zoomed * (bits[0].size / zoomed[0].size), rtol=1e-12)
+    np.testing.assert_allclose(saliency_maps(capacity, (7, 5)), bits)

@@ -174,19 +174,23 @@ class IBAReadout:
         self._configured = False
 
     # ------------------------------------------------------------------ the nested pass
-    def _original_values(self, x):
-        """One run of the unchanged model: (feature, readout maps, fed values of the copy)."""
-        fetches = [self._feature] + self._readouts + self._tail.fed
-        values = self._session.run(fetches, {self.model.input: x})
-        n_readouts = len(self._readouts)
-        return values[0], values[1:1 + n_readouts], values[1 + n_readouts:]
+    def _original_values(self, x, training=True):
+        """One run of the unchanged model: [feature, *readout maps, *fed values of the copy].
 
-    def _feed(self, x):
-        feature, readouts, fed = self._original_values(x)
-        feed = dict(zip(self.network.inputs, readouts))
-        feed.update(zip(self._copy_fed, fed))
-        feed[self._feature_input] = feature
-        return feed
+        Each distinct tensor is fetched once (the attach layer is often a readout layer too);
+        the fed values are only needed by the restricted pass (``training``).
+        """
+        tensors = [self._feature] + self._readouts + (self._tail.fed if training else [])
+        names = list(dict.fromkeys(tensor.name for tensor in tensors))
+        values = dict(zip(names, self._session.run(names, {self.model.input: x})))
+        return [values[tensor.name] for tensor in tensors]
+
+    def _feed(self, x, training=True):
+        """The copy's feed for ``x``: the nested pass's values (and the fed values to train)."""
+        placeholders = [self._feature_input] + self.network.inputs
+        if training:
+            placeholders += self._copy_fed
+        return dict(zip(placeholders, self._original_values(x, training)))
 
     def estimate(self, data, n_samples=5000, progbar=True):
         """Fits the statistics of the attach layer and of every readout layer.
@@ -296,7 +300,7 @@ class IBAReadout:
         x = readout_data.check_inputs(self, x)
         self._configure()
         capacity = np.concatenate([
-            self.copy_session.run(self.capacity, self._feed(x[i:i + batch_size]))
+            self.copy_session.run(self.capacity, self._feed(x[i:i + batch_size], False))
             for i in range(0, len(x), batch_size)])
         if mode == "capacity":
             return capacity

@@ -4,9 +4,11 @@ Each readout map is standardised by its own statistics, ``(r - mean) / max(std, 
 dense outputs (vectors, e.g. the logits) are broadcast to every position; all maps are resized
 bilinearly (corners aligned) to the bottleneck's spatial size and concatenated along the
 channels. Three 1x1 convolutions with ReLUs between them, ``C_in -> C_in / 2 -> 2 C_feat ->
-C_feat``, predict alpha, clipped to ``[-5, 5]`` (see :func:`clip_alpha`). The last convolution starts near zero with
-bias 5, so training starts from alpha = 5: the flow almost unrestricted (see
-``shared/IBA_METHOD.md``, "The Readout Bottleneck").
+C_feat``, predict alpha, clipped to ``[-5, 5]`` (see :func:`clip_alpha`). The first convolution
+of a small map with many channels is computed at the map's resolution and resized after (see
+``ReadoutNetwork._first_layer``): the same numbers up to rounding, fewer operations. The last
+convolution starts near zero with bias 5, so training starts from alpha = 5: the flow almost
+unrestricted (see ``shared/IBA_METHOD.md``, "The Readout Bottleneck").
 """
 import collections
 
@@ -45,6 +47,13 @@ def clip_alpha(x):
     return tf.clip_by_value(x, -ALPHA_LIMIT, ALPHA_LIMIT), gradient
 
 
+def _convolved(maps, kernel):
+    """A 1x1 convolution without bias: ``maps (n, [h, w,] c_in) x kernel (c_in, c_out)``."""
+    if maps.shape.ndims == 2:
+        return tf.matmul(maps, kernel)
+    return tf.tensordot(maps, kernel, axes=[[3], [0]])
+
+
 def _local_variable(name, initial):
     return tf.Variable(initial, name=name, trainable=False, use_resource=True,
                        collections=[tf.GraphKeys.LOCAL_VARIABLES])
@@ -74,23 +83,22 @@ class ReadoutNetwork:
                            for i, shape in enumerate(readout_shapes)]
             self.min_std = _local_variable("min_std", tf.constant(0.01))
             statistics = [self.min_std]
-            maps = []
+            standard_maps = []
             for i, (value, shape) in enumerate(zip(self.inputs, readout_shapes)):
                 mean = _local_variable("mean_{}".format(i), tf.zeros(shape))
                 std = _local_variable("std_{}".format(i), tf.ones(shape))
                 statistics += [mean, std]
-                standard = (value - mean) / tf.maximum(std, self.min_std)
-                maps.append(self._resized(standard, height, width))
+                standard_maps.append((value - mean) / tf.maximum(std, self.min_std))
             self.statistics = collections.OrderedDict(
                 (variable, tf.placeholder(tf.float32, variable.shape)) for variable in statistics)
             self.configure = tf.group(*[variable.assign(value)
                                         for variable, value in self.statistics.items()])
-            joined = tf.concat(maps, axis=-1)
-            in_channels = int(joined.shape[-1])
+            in_channels = sum(int(shape[-1]) for shape in readout_shapes)
             initial = initial_weights(in_channels, channels)
             self.weights = [tf.Variable(value, name="weight_{}".format(i), use_resource=True)
                             for i, value in enumerate(initial)]
-            self.alpha = self._predict(joined)
+            hidden = self._first_layer(standard_maps, height, width)
+            self.alpha = self._predict(hidden)
             self.weight_values = [tf.placeholder(tf.float32, w.shape) for w in self.weights]
             self.set_weights_op = tf.group(*[weight.assign(value) for weight, value in
                                              zip(self.weights, self.weight_values)])
@@ -104,13 +112,40 @@ class ReadoutNetwork:
             return standard
         return tf.image.resize_bilinear(standard, (height, width), align_corners=True)
 
-    def _predict(self, joined):
-        hidden = joined
-        for index in range(0, len(self.weights), 2):
+    def _first_layer(self, standard_maps, height, width):
+        """The first 1x1 convolution of the joined maps, before its ReLU.
+
+        ``concat(maps) W + b = sum_i map_i W_i + b`` (``W_i``: the rows of ``W`` for map i), and
+        resizing (bilinear) or broadcasting acts on every channel alone, so it commutes with
+        the convolution. A map with fewer positions than the bottleneck and more channels
+        than the convolution's output (e.g. a deep layer after it) is convolved at its own
+        resolution and resized after: fewer multiplications and a smaller resize. The other
+        maps are brought to the bottleneck's resolution and convolved as their concatenation
+        (exactly the plain formula when no map is convolved on its own).
+        """
+        kernel, bias = self.weights[0], self.weights[1]
+        out_channels = int(kernel.shape[1])
+        joined, joined_rows, parts, start = [], [], [], 0
+        for standard in standard_maps:
+            channels = int(standard.shape[-1])
+            rows = kernel[start:start + channels]
+            start += channels
+            small = standard.shape.ndims == 2 or \
+                int(standard.shape[1]) * int(standard.shape[2]) < height * width
+            if small and channels > out_channels:
+                parts.append(self._resized(_convolved(standard, rows), height, width))
+            else:
+                joined.append(self._resized(standard, height, width))
+                joined_rows.append(rows)
+        if joined:
+            parts.append(_convolved(tf.concat(joined, axis=-1), tf.concat(joined_rows, 0)))
+        return tf.add_n(parts) + bias
+
+    def _predict(self, hidden):
+        for index in range(2, len(self.weights), 2):
+            hidden = tf.nn.relu(hidden)
             kernel, bias = self.weights[index], self.weights[index + 1]
-            hidden = tf.tensordot(hidden, kernel, axes=[[3], [0]]) + bias
-            if index < len(self.weights) - 2:
-                hidden = tf.nn.relu(hidden)
+            hidden = _convolved(hidden, kernel) + bias
         return clip_alpha(hidden)
 
     def statistics_feed(self, statistics, min_std):
