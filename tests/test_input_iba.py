@@ -69,7 +69,10 @@ def test_maps_at_input_resolution_and_the_beta_sanity_properties(fitted):
 def test_a_region_smaller_than_one_feature_pixel_is_found():
     model = region_model()
     x = data(60)
-    analyzer = InputIBA(model, feature_name="feature", input_settings=dict(beta=1))
+    # no blur of the input mask: a 1 px blur already spreads (and, for a 2x2 region, dilutes)
+    # the mask over the neighbours (see docs/input_iba.md)
+    analyzer = InputIBA(model, feature_name="feature", input_settings=dict(beta=1,
+                                                                           smooth_std=0))
     analyzer.fit(x)
     input_map = analyzer.analyze(x[:1])[0]
     inside = input_map[REGION].mean()
@@ -103,8 +106,10 @@ def test_identical_results_for_identical_seeds():
     first, weights = _seeded_maps(3)
     again, _ = _seeded_maps(3, weights)
     other, _ = _seeded_maps(4, weights)
-    np.testing.assert_array_equal(first, again)
-    assert not np.allclose(first, other)
+    # the same noise; only the order of multi-threaded float sums may differ (seen: 1e-4)
+    np.testing.assert_allclose(first, again, rtol=1e-3, atol=1e-4)
+    # another seed draws other noise: a difference far above that float noise
+    assert np.abs(first - other).max() > 10 * max(np.abs(first - again).max(), 1e-4)
 
 
 def test_settings_override_per_call_and_as_defaults(fitted):
