@@ -152,9 +152,9 @@ def iba_methods(model, layer, betas, fit_data, args):
 
 def input_iba_methods(model, layer, betas, fit_data, args):
     """The InputIBA rows (``--input-iba``); none without the flag."""
-    from iba_tf import InputIBA
     if not args.input_iba:
         return []
+    from iba_tf import InputIBA
     methods = []
     for input_beta in [float(b) for b in args.input_betas.split(",")]:
         def build(input_beta=input_beta):
