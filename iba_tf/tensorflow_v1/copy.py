@@ -111,6 +111,9 @@ class IBACopy(BottleneckMethods):
         >>> capacity = iba.analyze({model.input: image[None]}, {target: 282})
     """
 
+    #: keyword arguments of the :class:`~.bottleneck.Bottleneck` (a subclass may add some)
+    _bottleneck_options = {}
+
     def __init__(self, feature, outputs, estimator=None, feature_mean=None, feature_std=None,
                  feature_active=None, graph=None, session=None, copy_session_config=None,
                  batch_size=DEFAULTS["batch_size"], steps=DEFAULTS["steps"],
@@ -155,7 +158,8 @@ class IBACopy(BottleneckMethods):
         with self._copy_graph.as_default():
             feature = self._original_feature
             self._copy_feature = tf.placeholder(feature.dtype, feature.shape, name="feature")
-            self._bottleneck = Bottleneck(feature.shape[1:].as_list(), name=self.name)
+            self._bottleneck = Bottleneck(feature.shape[1:].as_list(), name=self.name,
+                                          **self._bottleneck_options)
             restricted = self._bottleneck.restrict(self._copy_feature)
             copied = import_tail(self._tail, restricted, self._bottleneck.noise_samples)
         self._copy_outputs, self._copy_fed, self._transfers = copied

@@ -135,8 +135,12 @@ def evaluate(bottleneck, model_loss, per_row, alpha_lambdas, terms):
     alpha, lam, one_minus_lam = alpha_lambdas
     normalized, counted = terms
     per_neuron = ops.capacity(lam, one_minus_lam, normalized) * counted
+    # with a prior mask (InputIBA), the loss counts only what passes beyond the prior; the
+    # reported capacity stays the information relative to the data distribution
+    charged = per_neuron if bottleneck.prior is None else ops.prior_capacity(
+        lam, one_minus_lam, normalized, bottleneck.prior) * counted
     neuron_axes = list(range(1, len(bottleneck.feature_shape) + 1))
-    information = tf.reduce_sum(per_neuron, neuron_axes) * bottleneck.information_scale
+    information = tf.reduce_sum(charged, neuron_axes) * bottleneck.information_scale
     if per_row:
         per_sample = tf.reduce_mean(tf.reshape(
             model_loss, [tf.shape(normalized)[0], bottleneck.noise_samples]), axis=1)

@@ -41,6 +41,22 @@ def capacity(lam, one_minus_lam, normalized_feature):
                    - tf.square(one_minus_lam))
 
 
+def prior_capacity(lam, one_minus_lam, normalized_feature, prior):
+    """KL divergence (nats) of ``N(lam * r, (1 - lam)^2)`` from ``N(p lam r, (1 - p lam)^2)``.
+
+    The information the bottleneck lets through beyond what a prior mask ``p`` in [0, 1]
+    would pass at the same ``lam`` (InputIBA's information term; see ``docs/input_iba.md``):
+    ``p = 0`` gives :func:`capacity`, ``p = 1`` gives 0 (passing is free there).
+    """
+    tiny = np.finfo(np.float32).tiny
+    spread = tf.maximum(one_minus_lam, tiny)
+    # 1 - p * lam, accurate where lam rounds to 1
+    prior_spread = tf.maximum((1. - prior) + prior * one_minus_lam, tiny)
+    shift = lam * (1. - prior) * normalized_feature / prior_spread
+    return -0.5 * (1. + 2. * (tf.log(spread) - tf.log(prior_spread)) - tf.square(shift)
+                   - tf.square(one_minus_lam / prior_spread))
+
+
 def adam_update(variable, gradient, learning_rate, beta1=0.9, beta2=0.999, epsilon=1e-8):
     """One Adam step on ``variable`` (same update as ``tf.train.AdamOptimizer``).
 

@@ -39,16 +39,21 @@ def register_with_keras(keras_module=None):
 
 
 def register_with_innvestigate(innvestigate_module=None):
-    """Registers ``"iba"`` (IBACopyInnvestigate) and ``"iba_readout"`` with innvestigate.
+    """Registers ``"iba"`` (IBACopyInnvestigate), ``"iba_readout"`` and ``"iba_input"``
+    (InputIBA) with innvestigate.
 
     Safe to call more than once.
     """
     if _unfinished(_PACKAGE + ".innvestigate_analyzer", "IBACopyInnvestigate") or \
-            _unfinished(_PACKAGE + ".innvestigate_readout", "IBAReadoutInnvestigate"):
+            _unfinished(_PACKAGE + ".innvestigate_readout", "IBAReadoutInnvestigate") or \
+            _unfinished(_PACKAGE + ".input_iba", "InputIBA"):
         return  # the post-import hooks of those modules call this again once they are done
     import innvestigate.analyzer
     from .innvestigate_analyzer import IBACopyInnvestigate
     from .innvestigate_readout import IBAReadoutInnvestigate
+    from .input_iba import InputIBA
+    innvestigate.analyzer.analyzers["iba_input"] = InputIBA
+    innvestigate.analyzer.InputIBA = InputIBA
     innvestigate.analyzer.analyzers["iba"] = IBACopyInnvestigate
     innvestigate.analyzer.IBACopyInnvestigate = IBACopyInnvestigate
     innvestigate.analyzer.analyzers["iba_readout"] = IBAReadoutInnvestigate

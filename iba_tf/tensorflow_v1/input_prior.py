@@ -1,0 +1,94 @@
+"""The settings and the prior of InputIBA's two stages (no TensorFlow here).
+
+See :mod:`iba_tf.tensorflow_v1.input_iba` and ``docs/input_iba.md``.
+"""
+import numpy as np
+
+from .. import hyperparameters
+from ..errors import InputError
+
+__all__ = ["INPUT_DEFAULTS", "PRIOR_SCALE", "STAGE_DEFAULTS", "prior_masks", "merged_settings",
+           "stage_settings", "check_prior_scale", "Estimators"]
+
+#: defaults of the input stage; the feature stage uses ``hyperparameters.DEFAULTS``. 20 steps
+#: and a blur of 0.5 input pixels (1 px dilutes small regions; chosen on images the published
+#: evaluation does not use, see ``docs/input_iba.md``)
+INPUT_DEFAULTS = dict(hyperparameters.DEFAULTS, steps=20, smooth_std=0.5)
+#: the largest prior weight; < 1 keeps passing costly everywhere
+PRIOR_SCALE = 0.9
+#: the defaults of an InputIBA (both stages' hyperparameters and the prior's scale)
+STAGE_DEFAULTS = dict(feature=dict(hyperparameters.DEFAULTS), input=INPUT_DEFAULTS,
+                      prior_scale=PRIOR_SCALE)
+
+
+def prior_masks(feature_maps, channels, scale):
+    """The prior of the input stage from the stage-1 maps (bits per input pixel).
+
+    Each map is divided by its maximum and multiplied by ``scale`` (a map without any
+    information gives 0: the plain objective), then repeated over the input's channels.
+
+    Returns:
+        np.ndarray: ``(n, *spatial, channels)`` float32 in ``[0, scale]``.
+    """
+    maps = np.maximum(np.asarray(feature_maps, np.float64), 0.)
+    peak = maps.reshape(len(maps), -1).max(axis=1).reshape((-1,) + (1,) * (maps.ndim - 1))
+    masks = scale * np.divide(maps, peak, out=np.zeros_like(maps), where=peak > 0)
+    return np.repeat(masks[..., None], channels, axis=-1).astype(np.float32)
+
+
+def stage_settings(defaults, given, what):
+    """``defaults`` updated with the hyperparameter dict ``given``, checked."""
+    if given is None:
+        return dict(defaults)
+    if not isinstance(given, dict):
+        raise InputError("{}={!r} is invalid: it must be a dict of IBA hyperparameters such "
+                         "as {{'beta': 10, 'steps': 10}}.".format(what, given))
+    try:
+        return hyperparameters.merge(defaults, **given)
+    except TypeError as error:
+        raise InputError("{}: {}".format(what, error)) from None
+    except InputError as error:
+        raise InputError("{}: {}".format(what, error)) from None
+
+
+def merged_settings(defaults, feature_settings=None, input_settings=None, prior_scale=None):
+    """``defaults`` (as :data:`STAGE_DEFAULTS`) with the given overrides, checked; a new dict.
+
+    Raises:
+        iba_tf.errors.InputError: a bad or unknown hyperparameter (naming its stage) or a
+            ``prior_scale`` outside [0, 1].
+    """
+    return dict(feature=stage_settings(defaults["feature"], feature_settings, "feature_settings"),
+                input=stage_settings(defaults["input"], input_settings, "input_settings"),
+                prior_scale=defaults["prior_scale"] if prior_scale is None
+                else check_prior_scale(prior_scale))
+
+
+def check_prior_scale(value):
+    """``value`` as a float in [0, 1], else InputError."""
+    if not hyperparameters.is_real(value) or not 0 <= value <= 1:
+        raise InputError("prior_scale={!r} is invalid: it must be a number in [0, 1] (0: no "
+                         "prior, the plain input bottleneck).".format(value))
+    return float(value)
+
+
+class Estimators:
+    """The estimators of both stages, reset and counted together.
+
+    Attributes:
+        feature (WelfordEstimator): the feature stage's.
+        input (WelfordEstimator): the input stage's.
+    """
+
+    def __init__(self, feature, input):  # noqa: A002 - the stage's name
+        self.feature = feature
+        self.input = input
+
+    def reset(self):
+        """Forgets all samples of both estimators."""
+        self.feature.reset()
+        self.input.reset()
+
+    def n_samples(self):
+        """The number of samples both estimators have seen (the smaller count)."""
+        return min(self.feature.n_samples(), self.input.n_samples())
