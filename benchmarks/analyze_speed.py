@@ -19,7 +19,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from floor import analyze_vs_floor, floor_gradient  # noqa: E402
+from floor import analyze_vs_floor, floor_gradient, graph_mode_tensorflow  # noqa: E402
 
 
 def rss_mb():
@@ -138,7 +138,7 @@ def measure_batched(n, repeats):
 
 def measure_growth(calls):
     """Op count and memory over many analyze calls (IBALayer and IBACopy)."""
-    import tensorflow as tf
+    tf = graph_mode_tensorflow()
     from iba_tf import IBACopy
     model, iba, target, images = fitted_small_cnn(32)
     copy = IBACopy(model.layers[0].output, model.output)
@@ -180,7 +180,7 @@ def main():
     parser.add_argument("--quick", action="store_true", help="VGG16 at 64x64, fewer repeats")
     args = parser.parse_args()
     import keras
-    import tensorflow as tf
+    tf = graph_mode_tensorflow()
     tf.compat.v1.logging.set_verbosity(tf.compat.v1.logging.ERROR)
     size = 64 if args.quick else 224
     repeats = 1 if args.quick else 3

@@ -11,12 +11,23 @@ import time
 import numpy as np
 
 
+def graph_mode_tensorflow():
+    """``tensorflow.compat.v1`` with graph mode on, on either stack.
+
+    On TensorFlow 2 this turns eager execution off, as a user of iba_tf does at the start of a
+    program; on TensorFlow 1.15 it changes nothing.
+    """
+    import tensorflow
+    tensorflow.compat.v1.disable_eager_execution()
+    return tensorflow.compat.v1
+
+
 def floor_gradient(logits, feature_input):
     """Ops for one forward+backward of the tail: d(cross-entropy)/d(feature).
 
     Returns the target placeholder (one class per row) and the gradient tensor.
     """
-    import tensorflow as tf
+    tf = graph_mode_tensorflow()
     target = tf.placeholder(tf.int32, [None])
     loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
         labels=target, logits=logits))

@@ -23,7 +23,7 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from floor import analyze_vs_floor, floor_gradient  # noqa: E402
+from floor import analyze_vs_floor, floor_gradient, graph_mode_tensorflow  # noqa: E402
 
 LAYER = "block4_conv1"
 
@@ -48,7 +48,7 @@ def run_model(args):
 def run_whole(args):
     import numpy as np
     import keras
-    import tensorflow as tf
+    tf = graph_mode_tensorflow()
     model = build_model(args.size)
     model.predict(np.zeros((1, args.size, args.size, 3), np.float32))
     session = keras.backend.get_session()
@@ -69,7 +69,7 @@ def run_whole(args):
 
 def run_ibacopy(args):
     import numpy as np
-    import tensorflow as tf
+    tf = graph_mode_tensorflow()
     from iba_tf import IBACopy
     model = build_model(args.size)
     images = np.random.RandomState(0).rand(args.fit, args.size, args.size, 3).astype(
@@ -112,6 +112,7 @@ def main():
                         help="analyze and floor timings, taken alternately")
     parser.add_argument("--part", choices=["model", "whole", "ibacopy"])
     args = parser.parse_args()
+    graph_mode_tensorflow()
     if args.part:
         result = globals()["run_" + args.part](args)
         result["peak_gb"] = peak_rss_gb()

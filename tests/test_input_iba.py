@@ -173,7 +173,7 @@ def test_bad_input_is_refused_with_the_fix(fitted):
         analyzer.analyze(x[:1], neuron_selection=0, prior_scale=2)
     with pytest.raises(InputError, match="needs neuron_selection"):
         analyzer.analyze(x[:1])
-    with pytest.raises(InputError, match=r"\[7\] out of range"):
+    with pytest.raises(InputError, match="neuron_selection 7 of sample 1 is out of range"):
         analyzer.analyze(x[:2], neuron_selection=[0, 7])
 
 
