@@ -181,7 +181,7 @@ def main():
     args = parser.parse_args()
     import keras
     tf = graph_mode_tensorflow()
-    tf.compat.v1.logging.set_verbosity(tf.compat.v1.logging.ERROR)
+    tf.logging.set_verbosity(tf.logging.ERROR)
     size = 64 if args.quick else 224
     repeats = 1 if args.quick else 3
     pairs = 2 if args.quick else 5
