@@ -324,3 +324,18 @@ def test_ibacopy_analyze_values_checks_the_feature(analyzer):
     feature[0, 0, 0, 0] = np.nan
     with pytest.raises(ValueError, match="feature map at the bottleneck holds non-finite"):
         copy.analyze_values(feature, fed, {analyzer._target: 0})
+
+
+@pytest.mark.parametrize("name", ["IBACopyInnvestigate", "IBAReadoutInnvestigate", "InputIBA"])
+def test_every_analyzer_load_npz_names_a_file_that_is_no_analyzer(tmp_path, name):
+    import iba_tf
+    plain = str(tmp_path / "plain.npz")
+    np.savez(plain, x=np.zeros(3))
+    truncated = str(tmp_path / "truncated.npz")
+    with open(plain, "rb") as source, open(truncated, "wb") as target:
+        target.write(source.read()[:40])
+    load_npz = getattr(iba_tf, name).load_npz
+    with pytest.raises(ValueError, match="plain.npz is not an analyzer file: it lacks class_name"):
+        load_npz(plain)
+    with pytest.raises(ValueError, match="truncated.npz is not a readable .npz file"):
+        load_npz(truncated)

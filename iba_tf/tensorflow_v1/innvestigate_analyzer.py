@@ -301,27 +301,7 @@ class IBACopyInnvestigate(AnalyzerBase):
         (innvestigate's own ``load_npz`` cannot read its states with numpy >= 1.16.3, which
         refuses pickled arrays by default; this one allows them for this file.)
         """
-        try:
-            saved = np.load(fname, allow_pickle=True)
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-            raise ValueError("{} is not a readable .npz file ({}: {}); write it with "
-                             "analyzer.save_npz(fname).".format(
-                                 fname, type(error).__name__, error)) from None
-        if not isinstance(saved, np.lib.npyio.NpzFile):
-            raise ValueError("{} holds a single array, not an analyzer saved with save_npz."
-                             .format(fname))
-        with saved:
-            missing = sorted({"class_name", "state"} - set(saved.files))
-            if missing:
-                raise ValueError("{} is not an analyzer file: it lacks {} (it holds {}); write "
-                                 "it with analyzer.save_npz(fname).".format(
-                                     fname, ", ".join(missing), sorted(saved.files)))
-            try:
-                class_name, state = saved["class_name"].item(), saved["state"].item()
-            except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-                raise ValueError("{} is damaged or truncated ({}: {}); save the analyzer "
-                                 "again.".format(fname, type(error).__name__, error)) from None
-        return IBACopyInnvestigate.load(class_name, state)
+        return IBACopyInnvestigate.load(*read_saved_analyzer(fname))
 
 
 def _check_arguments(model, neuron_selection_mode, output):
@@ -356,3 +336,31 @@ def _all_layers(model):
         if isinstance(layer, keras.models.Model):
             yield from _all_layers(layer)
 
+
+def read_saved_analyzer(fname):
+    """Returns ``(class_name, state)`` from a file that an analyzer's ``save_npz`` wrote.
+
+    Shared by the analyzers' ``load_npz``. Raises ValueError naming the file and what is wrong
+    with it (not readable, a single array, keys missing, damaged or truncated).
+    """
+    try:
+        saved = np.load(fname, allow_pickle=True)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise ValueError("{} is not a readable .npz file ({}: {}); write it with "
+                         "analyzer.save_npz(fname).".format(
+                             fname, type(error).__name__, error)) from None
+    if not isinstance(saved, np.lib.npyio.NpzFile):
+        raise ValueError("{} holds a single array, not an analyzer saved with save_npz."
+                         .format(fname))
+    with saved:
+        missing = sorted({"class_name", "state"} - set(saved.files))
+        if missing:
+            raise ValueError("{} is not an analyzer file: it lacks {} (it holds {}); write "
+                             "it with analyzer.save_npz(fname).".format(
+                                 fname, ", ".join(missing), sorted(saved.files)))
+        try:
+            class_name, state = saved["class_name"].item(), saved["state"].item()
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+            raise ValueError("{} is damaged or truncated ({}: {}); save the analyzer "
+                             "again.".format(fname, type(error).__name__, error)) from None
+    return class_name, state

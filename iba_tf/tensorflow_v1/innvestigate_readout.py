@@ -2,6 +2,7 @@
 import numpy as np
 from innvestigate.analyzer.base import AnalyzerBase
 
+from .innvestigate_analyzer import read_saved_analyzer
 from .readout import IBAReadout
 from . import readout_io
 
@@ -107,7 +108,5 @@ class IBAReadoutInnvestigate(AnalyzerBase):
     @staticmethod
     def load_npz(fname):
         """Rebuilds an analyzer from a file written by ``save_npz()``."""
-        with np.load(fname, allow_pickle=True) as saved:
-            class_name, state = saved["class_name"].item(), saved["state"].item()
-        return IBAReadoutInnvestigate.load(class_name, state)
+        return IBAReadoutInnvestigate.load(*read_saved_analyzer(fname))
 

@@ -26,7 +26,8 @@ from ..saliency import to_saliency_map
 from ..utils import get_tqdm
 from .compat import keras
 from .copy import IBACopy
-from .innvestigate_analyzer import IGNORED_FIT_KEYWORDS, _BASE_HAS_SELECTION, _check_arguments
+from .innvestigate_analyzer import (IGNORED_FIT_KEYWORDS, _BASE_HAS_SELECTION, _check_arguments,
+                                    read_saved_analyzer)
 from .input_prior import PRIOR_SCALE, STAGE_DEFAULTS, Estimators, merged_settings, prior_masks
 from .models import feature_tensor
 
@@ -326,6 +327,4 @@ class InputIBA(AnalyzerBase):
     @staticmethod
     def load_npz(fname):
         """Rebuilds an analyzer from a file written by ``save_npz()``."""
-        with np.load(fname, allow_pickle=True) as saved:
-            class_name, state = saved["class_name"].item(), saved["state"].item()
-        return InputIBA.load(class_name, state)
+        return InputIBA.load(*read_saved_analyzer(fname))
