@@ -20,6 +20,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 from floor import analyze_vs_floor, floor_gradient, graph_mode_tensorflow  # noqa: E402
+from iba_tf.tensorflow_v1.compat import get_session  # noqa: E402
 
 
 def rss_mb():
@@ -64,7 +65,7 @@ def small_cnn_with_iba(with_iba=True):
 def measure_layer(name, model, images, pairs):
     """analyze/floor through IBALayer."""
     import keras
-    session = keras.backend.get_session()
+    session = get_session()
     iba = model.get_layer("iba")
     target = iba.set_classification_loss(model.output)
     iba.fit({model.input: images})
@@ -164,7 +165,7 @@ def measure_welford(size, n_images):
     keras.backend.clear_session()
     model = plain_vgg16(size)
     feature = model.get_layer("block4_conv1").output
-    session = keras.backend.get_session()
+    session = get_session()
     images = np.random.RandomState(0).rand(n_images, size, size, 3).astype(np.float32) * 255
     batches = [images[i:i + 8] for i in range(0, n_images, 8)]
     session.run(feature, {model.input: batches[0]})

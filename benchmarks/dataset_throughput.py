@@ -17,6 +17,14 @@ the 1-worker run then gets all cores as threads).
     .venv/bin/python benchmarks/dataset_throughput.py            # 64 images
     .venv/bin/python benchmarks/dataset_throughput.py --images 8  # a quick check
 
+``--model FILE.h5 --layer NAME`` explains a saved model instead of the built-in CNN (images of
+its input shape), e.g. the MNIST CNN of issue 18, saved once and then measured before and after
+a change (set ``PYTHONPATH`` to the tree to measure)::
+
+    .venv/bin/python -c "from iba_tf.examples.mnist_cnn import build_mnist_cnn; \
+        build_mnist_cnn().save('/tmp/mnist_cnn.h5')"
+    .venv/bin/python benchmarks/dataset_throughput.py --model /tmp/mnist_cnn.h5 --layer conv2
+
 The last lines read ``dataset explain throughput 2 workers / 1 worker = 1.85x`` and
 ``dataset explain throughput external cluster / LocalCluster (2 workers) = 0.97x``.
 """
@@ -44,12 +52,20 @@ def build_model(path, size, classes=10):
     keras.backend.clear_session()
 
 
+def input_shape_of(path):
+    """The ``(height, width, channels)`` a saved model takes."""
+    import keras
+    shape = tuple(keras.models.load_model(path, compile=False).input_shape[1:])
+    keras.backend.clear_session()
+    return shape
+
+
 def run(model, images, out, workers, args, scheduler=None):
     """Explains every image with ``workers`` local workers (or on the cluster of
     ``scheduler``); returns the RunSummary."""
     from iba_tf.dataset import explain_dataset
     return explain_dataset(
-        model, images, out, layer="pool1", targets="predicted", preprocess="unit",
+        model, images, out, layer=args.layer, targets="predicted", preprocess="unit",
         steps=args.steps, batch_size=args.batch_size, fit_samples=min(64, args.images),
         chunk_size=args.chunk_size, workers=None if scheduler else workers,
         scheduler=scheduler,
@@ -91,22 +107,32 @@ def main(argv=None):
                         help="TensorFlow threads per worker, or 'auto' (1)")
     parser.add_argument("--no-external", action="store_true",
                         help="skip the external-cluster run")
+    parser.add_argument("--model", metavar="FILE.h5",
+                        help="a saved model to explain instead of the built-in CNN")
+    parser.add_argument("--layer", help="the bottleneck's layer (pool1 of the built-in CNN)")
     args = parser.parse_args(argv)
+    if args.model and not args.layer:
+        parser.error("--model needs --layer")
+    args.layer = args.layer or "pool1"
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     warnings.filterwarnings("ignore")
     import numpy as np
     from iba_tf.dataset.worker import cpu_count
 
     with tempfile.TemporaryDirectory(prefix="iba-tf-bench-") as folder:
-        model = os.path.join(folder, "cnn.h5")
+        if args.model:
+            model, shape = os.path.abspath(args.model), input_shape_of(args.model)
+        else:
+            model, shape = os.path.join(folder, "cnn.h5"), (args.size, args.size, 3)
+            build_model(model, args.size)
         images = os.path.join(folder, "images.npy")
-        build_model(model, args.size)
-        np.save(images, (np.random.RandomState(0).rand(args.images, args.size, args.size, 3)
+        np.save(images, (np.random.RandomState(0).rand(args.images, *shape)
                          * 255).astype(np.uint8))
-        print("{} images of {}x{}, small CNN, {} steps x {} noise samples, {} items per task, "
+        print("{} images of {}, {} at {}, {} steps x {} noise samples, {} items per task, "
               "TensorFlow threads per worker: {}, cores here: {}".format(
-                  args.images, args.size, args.size, args.steps, args.batch_size,
-                  args.chunk_size, args.tf_threads, cpu_count()))
+                  args.images, "x".join(map(str, shape)), args.model or "small CNN",
+                  args.layer, args.steps, args.batch_size, args.chunk_size, args.tf_threads,
+                  cpu_count()))
         rates = {}
         for workers in (1, 2):
             summary = run(model, images, os.path.join(folder, "w{}.h5".format(workers)),

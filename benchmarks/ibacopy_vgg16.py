@@ -24,6 +24,7 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from floor import analyze_vs_floor, floor_gradient, graph_mode_tensorflow  # noqa: E402
+from iba_tf.tensorflow_v1.compat import get_session  # noqa: E402
 
 LAYER = "block4_conv1"
 
@@ -51,7 +52,7 @@ def run_whole(args):
     tf = graph_mode_tensorflow()
     model = build_model(args.size)
     model.predict(np.zeros((1, args.size, args.size, 3), np.float32))
-    session = keras.backend.get_session()
+    session = get_session()
     feature = model.get_layer(LAYER).output
     start = time.perf_counter()
     frozen = tf.graph_util.convert_variables_to_constants(

@@ -78,8 +78,8 @@ def compare(name, model, layer, readout_layers, fit_x, train_x, train_y, x, epoc
     per_sample = per_sample_analyze(model, layer, fit_x, x)
     readout, training, history = trained_readout(model, layer, readout_layers, train_x,
                                                  train_y, epochs)
-    from iba_tf.tensorflow_v1.compat import K
-    session = K.get_session()
+    from iba_tf.tensorflow_v1.compat import get_session
+    session = get_session()
     forward = median_time(lambda: session.run(model.output, {model.input: x}), 10) / len(x)
     per_sample, capacity, saliency = seconds_per_explanation(per_sample, readout, x, repeats)
     print("{}: per-sample {:.4f} s/explanation, readout {:.5f} s/explanation ({:.5f} with "
