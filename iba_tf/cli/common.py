@@ -2,7 +2,14 @@
 from ..hyperparameters import HYPERPARAMETERS, validate
 
 __all__ = ["load_model", "add_model_arguments", "add_layer_argument",
-           "add_hyperparameter_arguments", "hyperparameters_from_args"]
+           "add_input_resolution_argument", "add_hyperparameter_arguments",
+           "hyperparameters_from_args", "INPUT_RESOLUTION_NOTE"]
+
+#: what the hyperparameter options mean with ``--input-resolution`` (their group's description)
+INPUT_RESOLUTION_NOTE = (
+    "With --input-resolution they set stage 1, the feature bottleneck after --layer; the "
+    "input bottleneck keeps its own defaults (20 steps, --smooth-std 0.5 input pixels, the "
+    "others as below; see docs/input_iba.md).")
 
 
 def load_model(args):
@@ -32,10 +39,19 @@ def add_layer_argument(parser):
                         "first at 1/8 of the input resolution; see 'iba-tf layers')")
 
 
-def add_hyperparameter_arguments(parser):
+def add_input_resolution_argument(parser):
+    """Adds ``--input-resolution`` (explain with InputIBA)."""
+    parser.add_argument("--input-resolution", action="store_true", help="explain with "
+                        "InputIBA: a bottleneck on the input itself, guided by the Per-Sample "
+                        "Bottleneck after --layer; maps in bits per input pixel (slower; see "
+                        "docs/input_iba.md)")
+
+
+def add_hyperparameter_arguments(parser, description=None):
     """Adds one option per IBA hyperparameter, generated from
-    :data:`iba_tf.hyperparameters.HYPERPARAMETERS` (names, defaults, help)."""
-    group = parser.add_argument_group("IBA hyperparameters")
+    :data:`iba_tf.hyperparameters.HYPERPARAMETERS` (names, defaults, help), in a group with
+    ``description``."""
+    group = parser.add_argument_group("IBA hyperparameters", description)
     for h in HYPERPARAMETERS:
         if h.type is bool:
             # the flag switches the default off (or on): "--no-normalize-beta"

@@ -5,7 +5,9 @@ import os
 from ..checks import check_targets
 from ..errors import InputError
 from ..images import PREPROCESSING, list_images, load_image, preprocess
-from .common import (add_hyperparameter_arguments, add_layer_argument, add_model_arguments,
+from ..dataset.options import check_input_resolution
+from .common import (INPUT_RESOLUTION_NOTE, add_hyperparameter_arguments,
+                     add_input_resolution_argument, add_layer_argument, add_model_arguments,
                      hyperparameters_from_args, load_model)
 
 __all__ = ["add_parser", "run", "output_stems", "MIN_FIT_SAMPLES"]
@@ -35,7 +37,8 @@ def add_parser(subparsers):
     parser.add_argument("--readout", metavar="FILE.npz", help="explain with this trained "
                         "Readout Bottleneck (from 'iba-tf train-readout'): one pass per batch, "
                         "for the predicted class")
-    add_hyperparameter_arguments(parser)
+    add_input_resolution_argument(parser)
+    add_hyperparameter_arguments(parser, INPUT_RESOLUTION_NOTE)
     parser.set_defaults(run=run)
     return parser
 
@@ -48,6 +51,7 @@ def run(args):
     work, as is an ``--out`` that is a file or cannot be created.
     """
     import numpy as np
+    check_input_resolution(args.input_resolution, args.readout)
     hyperparameters = hyperparameters_from_args(args)
     stems = output_stems(args.images, args.out)
     model = load_model(args)
@@ -114,8 +118,10 @@ def _make_folder(out):
 
 
 def _explainer(model, args, hyperparameters, images):
-    """The fitted ModelAnalyzer, or with ``--readout`` the loaded ReadoutModelAnalyzer."""
-    from ..tensorflow_v1.model_analyzer import ModelAnalyzer, ReadoutModelAnalyzer
+    """The fitted ModelAnalyzer (InputModelAnalyzer with ``--input-resolution``), or with
+    ``--readout`` the loaded ReadoutModelAnalyzer."""
+    from ..tensorflow_v1.model_analyzer import (InputModelAnalyzer, ModelAnalyzer,
+                                                ReadoutModelAnalyzer)
     if args.readout:
         for given, option in ((args.target is not None, "--target"), (args.fit_dir, "--fit-dir")):
             if given:
@@ -124,8 +130,9 @@ def _explainer(model, args, hyperparameters, images):
                                  .format(option, option))
         explainer = ReadoutModelAnalyzer.load(model, args.readout, args.layer)
     else:
-        explainer = ModelAnalyzer.build(model, args.layer, explain_predicted=args.target is None,
-                                        **hyperparameters)
+        kind = InputModelAnalyzer if args.input_resolution else ModelAnalyzer
+        explainer = kind.build(model, args.layer, explain_predicted=args.target is None,
+                               **hyperparameters)
     if explainer.softmax_removed:
         print("The model ends with a softmax: explaining its logits.")
     _make_folder(args.out)         # after the checks of the readout, before the work
@@ -162,22 +169,24 @@ def read_images(paths, model, grayscale, resize):
 
 
 def _fit(explainer, args, images):
-    """Estimates the feature statistics on ``--fit-dir`` or on the images and variants."""
+    """Estimates the feature statistics (with ``--input-resolution`` also the input's) on
+    ``--fit-dir`` or on the images and variants."""
     import numpy as np
     analyzer = explainer.analyzer
+    what = "feature and input" if args.input_resolution else "feature"
     if args.fit_dir:
         files = list_images(args.fit_dir)
         if not files:
             raise InputError("no image files in --fit-dir {}".format(args.fit_dir))
         fit_images = read_images(files, explainer.logits_model, args.grayscale, True)
-        print("Estimating the feature statistics on {} images from {}".format(
-            len(fit_images), args.fit_dir))
+        print("Estimating the {} statistics on {} images from {}".format(
+            what, len(fit_images), args.fit_dir))
         analyzer.fit(preprocess(np.stack(fit_images), args.preprocess), progbar=True)
     else:
         fit_images = _fit_samples(images, np.random.RandomState(0))
-        print("Estimating the feature statistics on the {} given image(s) and {} flipped, "
+        print("Estimating the {} statistics on the {} given image(s) and {} flipped, "
               "shifted and noisy copies (use --fit-dir with representative images for better "
-              "statistics)".format(len(images), len(fit_images) - len(images)))
+              "statistics)".format(what, len(images), len(fit_images) - len(images)))
         analyzer.fit(preprocess(fit_images, args.preprocess))
 
 

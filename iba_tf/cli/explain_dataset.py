@@ -13,7 +13,8 @@ import sys
 from ..dataset.options import DatasetOptions
 from ..errors import InputError
 from ..images import PREPROCESSING
-from .common import (add_hyperparameter_arguments, add_layer_argument, add_model_arguments,
+from .common import (INPUT_RESOLUTION_NOTE, add_hyperparameter_arguments,
+                     add_input_resolution_argument, add_layer_argument, add_model_arguments,
                      hyperparameters_from_args)
 
 __all__ = ["add_parser", "run", "EXIT_INTERRUPTED"]
@@ -58,6 +59,7 @@ def add_parser(subparsers):
     parser.add_argument("--readout", metavar="FILE.npz", help="explain with this trained "
                         "Readout Bottleneck (from 'iba-tf train-readout'): one pass per chunk, "
                         "for the predicted class; the IBA hyperparameters are not used")
+    add_input_resolution_argument(parser)
     running = parser.add_argument_group("running")
     running.add_argument("--workers", type=int, metavar="N", help="local Dask worker processes "
                          "(default: one per core); 0: in this process, without Dask")
@@ -72,7 +74,7 @@ def add_parser(subparsers):
     running.add_argument("--overwrite", action="store_true",
                          help="start a new file even if --out exists")
     running.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    add_hyperparameter_arguments(parser)
+    add_hyperparameter_arguments(parser, INPUT_RESOLUTION_NOTE)
     parser.set_defaults(run=run)
     return parser
 

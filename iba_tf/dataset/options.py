@@ -10,7 +10,7 @@ from ..images import PREPROCESSING
 from .errors import DatasetError
 from .sources import parse_size, parse_targets
 
-__all__ = ["DatasetOptions"]
+__all__ = ["DatasetOptions", "check_input_resolution"]
 
 
 def _positive_int(value, name, minimum=1):
@@ -33,6 +33,23 @@ def _readout(path, targets):
                            "model's prediction (it sees no class index); drop --targets"
                            .format(targets))
     return os.path.abspath(path)
+
+
+def check_input_resolution(value, readout):
+    """``value`` (``--input-resolution``) as a bool, checked against ``readout`` (a path or
+    None).
+
+    Raises:
+        ~iba_tf.errors.InputError: ``value`` is no bool, or True with a readout.
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise DatasetError("input_resolution={!r} is invalid: it must be True or False"
+                           .format(value))
+    if value and readout is not None:
+        raise DatasetError("--input-resolution and --readout do not combine: the readout "
+                           "gives its own maps in one pass, InputIBA optimises a bottleneck on "
+                           "the input; drop one of them")
+    return bool(value)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,6 +82,10 @@ class DatasetOptions:
         readout (str): a trained Readout Bottleneck file (``iba-tf train-readout``): each
             chunk is explained in one pass, for the predicted class; None: the Per-Sample
             Bottleneck.
+        input_resolution (bool): explain with
+            :class:`~iba_tf.tensorflow_v1.input_iba.InputIBA` (maps at the input's resolution,
+            bits per input pixel); the hyperparameters set its stage 1, the feature
+            bottleneck after ``layer``. Not with ``readout``.
         progress (bool): show a progress bar.
         log (callable): where messages go (None: nowhere).
     """
@@ -85,6 +106,7 @@ class DatasetOptions:
     overwrite: bool = False
     custom_objects: tuple = ()
     readout: typing.Optional[str] = None
+    input_resolution: bool = False
     progress: bool = True
     log: typing.Optional[typing.Callable] = print
 
@@ -112,8 +134,8 @@ class DatasetOptions:
 
         ``resize`` becomes ``(height, width)`` or None, ``targets`` ``"label"``,
         ``"predicted"`` or a class index as a string, ``hyperparameters`` all seven (typed),
-        ``custom_objects`` a tuple, ``readout`` an absolute path (or None) and ``log`` a
-        callable.
+        ``custom_objects`` a tuple, ``readout`` an absolute path (or None),
+        ``input_resolution`` a bool and ``log`` a callable.
 
         Raises:
             ~iba_tf.errors.InputError: naming the first bad value and what was expected.
@@ -130,6 +152,7 @@ class DatasetOptions:
             raise DatasetError("preprocess {!r} is unknown; choose one of {}".format(
                 self.preprocess, ", ".join(PREPROCESSING)))
         readout = _readout(self.readout, parse_targets(self.targets))
+        input_resolution = check_input_resolution(self.input_resolution, readout)
         try:
             hyperparameters = hp.resolve(**self.hyperparameters)
         except TypeError as error:
@@ -139,4 +162,4 @@ class DatasetOptions:
             tf_threads=tf_threads, hyperparameters=hyperparameters,
             resize=parse_size(self.resize), targets=parse_targets(self.targets),
             custom_objects=tuple(self.custom_objects or ()), readout=readout,
-            log=self.log or (lambda *args, **kwargs: None))
+            input_resolution=input_resolution, log=self.log or (lambda *args, **kwargs: None))

@@ -46,6 +46,20 @@ _RESUME_SETTINGS = collections.OrderedDict([
     ("targets", "--targets"), ("hyperparameters", "the IBA hyperparameters"),
     ("readout_sha256", "--readout (the readout file's SHA-256)")])
 
+# The ``method`` attribute of a file -> what made its maps.
+_METHODS = {"iba": "the Per-Sample Bottleneck (without --input-resolution)",
+           "input_iba": "InputIBA (--input-resolution)",
+           "readout": "a readout (--readout)"}
+
+
+def _method(options):
+    return "readout" if options.readout else "input_iba" if options.input_resolution else "iba"
+
+
+def _stored_method(attrs):
+    """The method of a file (files from before --input-resolution have no attribute)."""
+    return attrs.get("method") or ("readout" if attrs.get("readout") else "iba")
+
 
 def _sha256(path):
     digest = hashlib.sha256()
@@ -90,6 +104,11 @@ def _check_resume(store, attrs, keys, layer):
         if str(stored) != str(wanted):
             raise DatasetError("{} was made with another {} ({} there, {} now); {}".format(
                 store.path, what, stored or "none", wanted or "none", advice))
+    stored = _stored_method(store.attrs)
+    if stored != attrs["method"]:
+        raise DatasetError("{} holds maps of {}, not of {}: a file is explained one way; {}"
+                           .format(store.path, _METHODS.get(stored, stored),
+                                   _METHODS[attrs["method"]], advice))
     if layer is not None and layer != store.attrs.get("layer"):
         raise DatasetError("{} was made with --layer {}, not {}; {}".format(
             store.path, store.attrs.get("layer"), layer, advice))
@@ -137,7 +156,8 @@ class _Run:
                    resize=options.resize,
                    hyperparameters=tuple(sorted(options.hyperparameters.items())),
                    custom_objects=options.custom_objects, tf_threads=options.tf_threads,
-                   readout=options.readout, readout_sha256=self.attrs["readout_sha256"])
+                   readout=options.readout, readout_sha256=self.attrs["readout_sha256"],
+                   input_resolution=options.input_resolution)
 
 
 def explain_dataset(model, source, out, options=None, **keywords):
@@ -224,7 +244,8 @@ def _attrs(model, data, options):
             "hyperparameters": json.dumps(options.hyperparameters, sort_keys=True),
             "custom_objects": json.dumps(list(options.custom_objects)),
             "readout": options.readout or "",
-            "readout_sha256": _sha256(options.readout) if options.readout else ""}
+            "readout_sha256": _sha256(options.readout) if options.readout else "",
+            "method": _method(options)}
 
 
 def _nothing_to_do(run, store):
@@ -263,7 +284,8 @@ def _create(run, engine, job, info):
     if run.options.readout:     # the readout file holds its statistics
         fit_indices = fit_indices[:0]
     else:
-        run.options.log("Estimating the feature statistics of layer {} on {} items".format(
+        run.options.log("Estimating the {} statistics of layer {} on {} items".format(
+            "feature and input" if run.options.input_resolution else "feature",
             info["layer"], len(fit_indices)))
     prepared = engine.prepare(job, data.items(fit_indices))
     created = dict(run.attrs, layer=info["layer"], softmax_removed=info["softmax_removed"],

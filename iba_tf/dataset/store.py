@@ -14,6 +14,7 @@ Layout (``N`` items, maps of ``H x W`` pixels; see :data:`LAYOUT` and docs/datas
     /items/error           bytes   (N,)       why an item failed (UTF-8, <= 256 bytes)
     /classes               str     (C,)       class folder names (empty without folders)
     /statistics            the feature statistics every map was computed with
+                           (--input-resolution: /statistics/feature and /statistics/input)
 
 Safety: the file is created complete under a temporary name and renamed into place. Every
 dataset has a fixed size with its storage allocated and filled when the file is created
@@ -55,6 +56,8 @@ LAYOUT = {
     "classes": ("str", None, "(C,) class folder names; label i is classes[i]"),
 }
 STATISTICS = "statistics"
+#: the subgroups of /statistics for InputIBA (``--input-resolution``): one per stage
+STAGES = ("feature", "input")
 _ROW_FIELDS = ("target", "predicted", "bits", "seconds")
 
 
@@ -81,6 +84,11 @@ def _encode_error(message):
 
 
 def _write_state(group, state):
+    """Writes an IBA ``state_dict()``, or InputIBA's (one per stage) into subgroups."""
+    if set(state) == set(STAGES):
+        for stage in STAGES:
+            _write_state(group.create_group(stage), state[stage])
+        return
     estimator = state["estimator"]
     group.attrs["estimator_n"] = int(estimator["n"])
     if estimator["n"]:
@@ -93,6 +101,9 @@ def _write_state(group, state):
 
 
 def _read_state(group):
+    """The state :func:`_write_state` wrote (InputIBA's: ``{"feature": ..., "input": ...}``)."""
+    if all(isinstance(group.get(stage), h5py.Group) for stage in STAGES):
+        return {stage: _read_state(group[stage]) for stage in STAGES}
     n = int(group.attrs["estimator_n"])
     estimator = {"n": n, "mean": None, "m2": None, "nonzero": None}
     if n:
@@ -242,7 +253,8 @@ class Store:
         return [_text(key) for key in self._file["items/key"][()]]
 
     def state(self):
-        """The feature statistics the maps are computed with (an IBA ``state_dict()``)."""
+        """The feature statistics the maps are computed with (an IBA ``state_dict()``;
+        with ``--input-resolution`` InputIBA's: ``{"feature": ..., "input": ...}``)."""
         return _read_state(self._file[STATISTICS])
 
     def pending(self, retry_failed=False):

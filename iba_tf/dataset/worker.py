@@ -51,6 +51,8 @@ class Job:
         readout (str): absolute path of a trained readout file; None: the Per-Sample
             Bottleneck.
         readout_sha256 (str): its hash (part of the cache key).
+        input_resolution (bool): explain with InputIBA (input-resolution maps); the
+            hyperparameters set its feature stage.
     """
     model: str
     model_sha256: str
@@ -64,13 +66,14 @@ class Job:
     host_workers: tuple = ()
     readout: typing.Optional[str] = None
     readout_sha256: str = ""
+    input_resolution: bool = False
 
     def model_key(self):
         """What identifies a loaded model and analyzer (threads and class indices do not;
         whether the predicted classes are explained does: it is the analyzer's mode)."""
         return (self.model, self.model_sha256, self.layer, self.custom_objects,
                 self.hyperparameters, self.targets == "predicted", self.readout,
-                self.readout_sha256)
+                self.readout_sha256, self.input_resolution)
 
 
 def _session_config(threads):
@@ -108,7 +111,8 @@ class Explainer:
         start = time.time()
         self.job = job
         config = _session_config(tf_threads)
-        from ..tensorflow_v1.model_analyzer import ModelAnalyzer, ReadoutModelAnalyzer
+        from ..tensorflow_v1.model_analyzer import (InputModelAnalyzer, ModelAnalyzer,
+                                                    ReadoutModelAnalyzer)
         from ..tensorflow_v1.models import image_input_shape, load_keras_model
         model = load_keras_model(job.model, job.custom_objects)
         try:
@@ -119,7 +123,8 @@ class Explainer:
         if job.readout:
             self.explainer = ReadoutModelAnalyzer.load(model, job.readout, job.layer)
         else:
-            self.explainer = ModelAnalyzer.build(
+            kind = InputModelAnalyzer if job.input_resolution else ModelAnalyzer
+            self.explainer = kind.build(
                 model, job.layer, explain_predicted=job.targets == "predicted",
                 copy_session_config=config, **dict(job.hyperparameters))
         self.analyzer = getattr(self.explainer, "analyzer", None)   # None for a readout
@@ -133,7 +138,8 @@ class Explainer:
 
     # ------------------------------------------------------------------ statistics
     def fit(self, items):
-        """Estimates the feature statistics on ``items`` (unreadable ones are skipped).
+        """Estimates the feature statistics (InputIBA's: also the input's) on ``items``
+        (unreadable ones are skipped).
 
         Returns:
             tuple: ``(state, n_used)``: the analyzer's statistics (``state_dict()``) and the
@@ -162,11 +168,12 @@ class Explainer:
             return self.state(), used
 
     def state(self):
-        """The analyzer's statistics and defaults, as a picklable dict."""
+        """The analyzer's statistics and defaults, as a picklable dict (InputIBA's:
+        ``{"feature": ..., "input": ...}``, one such dict per stage)."""
         state = self.analyzer.state_dict()
-        state.pop("feature", None)
-        state.pop("outputs", None)
-        return state
+        if self.job.input_resolution:
+            return {stage: _without_names(state[stage]) for stage in ("feature", "input")}
+        return _without_names(state)
 
     # ------------------------------------------------------------------ explaining
     def _targets(self, items):
@@ -238,6 +245,14 @@ class Explainer:
             result["predicted"][position] = predicted
             result["bits"][position] = float(np.sum(saliency, dtype=np.float64))
             result["seconds"][position] += share
+
+
+def _without_names(state):
+    """An ``IBACopy.state_dict()`` without the tensor names (informative only)."""
+    state = dict(state)
+    state.pop("feature", None)
+    state.pop("outputs", None)
+    return state
 
 
 def _message(error):

@@ -1,7 +1,8 @@
 """A loaded classifier and its IBA analyzer: model -> logits -> layer -> analyzer, once.
 
 Used by ``iba-tf explain`` and by the data-set workers of ``iba-tf explain-dataset``;
-:class:`ReadoutModelAnalyzer` is the same for a trained Readout Bottleneck (``--readout``).
+:class:`ReadoutModelAnalyzer` is the same for a trained Readout Bottleneck (``--readout``),
+:class:`InputModelAnalyzer` for InputIBA's input-resolution maps (``--input-resolution``).
 
 Example:
     >>> explainer = ModelAnalyzer.build(load_keras_model("vgg16.h5"), steps=10)
@@ -18,9 +19,10 @@ from ..checks import check_result, check_targets
 from ..errors import InputError
 from .compat import keras
 from .innvestigate_analyzer import IBACopyInnvestigate
+from .input_iba import InputIBA
 from .models import check_layer, default_feature_layer, is_softmax, model_wo_softmax
 
-__all__ = ["ModelAnalyzer", "ReadoutModelAnalyzer", "logits_of"]
+__all__ = ["ModelAnalyzer", "InputModelAnalyzer", "ReadoutModelAnalyzer", "logits_of"]
 
 
 @dataclasses.dataclass
@@ -97,6 +99,52 @@ class ModelAnalyzer:
         targets = check_targets(targets, len(x), self.n_classes, keys=keys)
         maps, logits = self.analyzer.analyze(x, targets, return_predictions=True)
         return maps.astype(np.float32), targets, np.asarray(logits).argmax(axis=1)
+
+
+class InputModelAnalyzer(ModelAnalyzer):
+    """A model's logits and its :class:`~iba_tf.tensorflow_v1.input_iba.InputIBA`: maps at
+    the input's resolution.
+
+    Stage 1 (the Per-Sample Bottleneck after :attr:`layer`) guides a bottleneck on the input
+    itself; the maps are bits per input pixel (``docs/input_iba.md``). Same interface as
+    :class:`ModelAnalyzer`: ``analyzer.fit(x)`` estimates the feature and the input
+    statistics, :meth:`ModelAnalyzer.explain` returns ``(maps, targets, predicted)``.
+
+    Example:
+        >>> explainer = InputModelAnalyzer.build(load_keras_model("cnn.h5"), "conv2", steps=5)
+        >>> explainer.analyzer.fit(x_train[:500])
+        >>> maps, targets, predicted = explainer.explain(x_test[:4])
+    """
+
+    @classmethod
+    def build(cls, model, layer=None, explain_predicted=True, copy_session_config=None,
+              **hyperparameters):
+        """Builds the :class:`~iba_tf.tensorflow_v1.input_iba.InputIBA` of ``model``'s
+        logits.
+
+        Args:
+            model (keras.Model): a classifier with one image input and one output.
+            layer (str): the feature layer of stage 1; None:
+                :func:`~iba_tf.tensorflow_v1.models.default_feature_layer` of the logits.
+            explain_predicted (bool): as for :meth:`ModelAnalyzer.build`.
+            copy_session_config: the config of the two copies' sessions.
+            **hyperparameters: IBA hyperparameters of stage 1 (the feature bottleneck); the
+                input stage keeps :data:`~iba_tf.tensorflow_v1.input_prior.INPUT_DEFAULTS`.
+
+        Raises:
+            iba_tf.errors.InputError: no such layer, a layer without the input's spatial
+                axes, or a bad hyperparameter.
+        """
+        if layer is not None:
+            check_layer(model, layer)
+        logits, softmax = logits_of(model)
+        layer = layer or default_feature_layer(logits).name
+        analyzer = InputIBA(
+            logits, neuron_selection_mode="max_activation" if explain_predicted else "index",
+            feature_name=layer, feature_settings=hyperparameters,
+            copy_session_config=copy_session_config)
+        return cls(analyzer, logits, layer, softmax, int(logits.output.shape[-1]),
+                   explain_predicted)
 
 
 def logits_of(model):

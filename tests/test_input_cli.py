@@ -1,0 +1,132 @@
+"""InputIBA on the command line: explain / explain-dataset --input-resolution, the method a
+result file records, and the options that do not combine with it (one line, exit code 2)."""
+import os
+
+import h5py
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import save_tiny_cnn
+from iba_tf import cli
+from iba_tf.dataset import read_results
+from iba_tf.dataset.options import DatasetOptions
+from iba_tf.dataset.store import DONE, PENDING
+from iba_tf.errors import InputError
+
+FAST = ["--layer", "conv2", "--steps", "2"]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A tiny softmax CNN (16x16x3, 3 classes, conv2 at 8x8), 6 labelled arrays and two PNGs
+    of the first two."""
+    root = tmp_path_factory.mktemp("input_cli")
+    model = save_tiny_cnn(str(root / "tiny.h5"), size=16, classes=3)
+    x = (np.random.RandomState(0).rand(6, 16, 16, 3) * 255).astype(np.uint8)
+    np.savez(str(root / "arrays.npz"), x=x, y=np.arange(6) % 3)
+    images = []
+    for i in range(2):
+        images.append(str(root / "image{}.png".format(i)))
+        Image.fromarray(x[i]).save(images[-1])
+    keras.backend.clear_session()
+    return dict(root=root, model=model, arrays=str(root / "arrays.npz"), images=images)
+
+
+def _main(argv):
+    keras.backend.clear_session()
+    return cli.main(argv)
+
+
+def _error(argv, capsys):
+    capsys.readouterr()
+    code = _main(argv)
+    error = capsys.readouterr().err
+    assert code == 2 and error.count("\n") == 1, error
+    return error
+
+
+def test_explain_with_input_resolution_writes_input_size_maps_of_input_iba(tiny, capsys):
+    maps = {}
+    for name, extra in (("feature", []), ("input", ["--input-resolution"])):
+        out = str(tiny["root"] / name)
+        assert _main(["explain", tiny["model"]] + tiny["images"] + FAST + extra +
+                     ["--out", out, "--target", "1"]) == 0
+        maps[name] = [np.load(os.path.join(out, "image{}_iba.npy".format(i)))
+                      for i in range(2)]
+        assert os.path.getsize(os.path.join(out, "image0_iba.png")) > 1000
+    printed = capsys.readouterr().out
+    assert "Estimating the feature and input statistics" in printed
+    for feature, saliency in zip(maps["feature"], maps["input"]):
+        assert saliency.shape == feature.shape == (16, 16)
+        assert np.isfinite(saliency).all() and saliency.min() >= 0
+        # the feature-level map is bilinear over 8x8 feature pixels; InputIBA's is not it
+        assert not np.allclose(saliency, feature, rtol=0.1, atol=1e-3)
+
+
+def test_the_hyperparameters_set_stage_1_and_the_input_stage_keeps_its_defaults():
+    from iba_tf.cli.common import INPUT_RESOLUTION_NOTE
+    from iba_tf.tensorflow_v1.input_prior import INPUT_DEFAULTS
+    from iba_tf.tensorflow_v1.model_analyzer import InputModelAnalyzer
+    model = keras.Sequential([
+        keras.layers.Conv2D(4, 3, padding="same", input_shape=(8, 8, 3), name="conv"),
+        keras.layers.Flatten(), keras.layers.Dense(2, activation="softmax")])
+    explainer = InputModelAnalyzer.build(model, "conv", explain_predicted=False, steps=2,
+                                         beta=3)
+    defaults = explainer.analyzer.get_default()
+    assert (defaults["feature"]["steps"], defaults["feature"]["beta"]) == (2, 3.)
+    assert defaults["input"] == INPUT_DEFAULTS
+    assert explainer.softmax_removed and explainer.layer == "conv"
+    assert "{} steps".format(INPUT_DEFAULTS["steps"]) in INPUT_RESOLUTION_NOTE
+    assert "--smooth-std {}".format(INPUT_DEFAULTS["smooth_std"]) in INPUT_RESOLUTION_NOTE
+
+
+def test_explain_dataset_with_input_resolution_and_its_resume_checks(tiny, capsys):
+    root = tiny["root"]
+    common = ["explain-dataset", tiny["model"], tiny["arrays"], "--workers", "0",
+              "--no-progress", "--fit-samples", "6", "--chunk-size", "4"] + FAST
+    input_file, feature_file = str(root / "input.h5"), str(root / "feature.h5")
+    assert _main(common + ["--out", input_file, "--input-resolution"]) == 0
+    assert _main(common + ["--out", feature_file]) == 0
+    assert "feature and input statistics" in capsys.readouterr().out
+    results, feature = read_results(input_file), read_results(feature_file)
+    assert results["attrs"]["method"] == "input_iba" and feature["attrs"]["method"] == "iba"
+    assert results["saliency"].shape == (6, 16, 16) and (results["status"] == DONE).all()
+    assert np.isfinite(results["saliency"]).all()
+    assert not np.allclose(results["saliency"], feature["saliency"], rtol=0.1, atol=1e-3)
+    assert set(results["statistics"]) == {"feature", "input"}
+    assert results["statistics"]["input"]["estimator"]["mean"].shape == (16, 16, 3)
+    assert results["statistics"]["feature"]["estimator"]["mean"].shape == (8, 8, 6)
+    # a file is continued only the way it was made
+    error = _error(common + ["--out", input_file], capsys)
+    assert "holds maps of InputIBA (--input-resolution), not of the Per-Sample" in error
+    error = _error(common + ["--out", feature_file, "--input-resolution"], capsys)
+    assert "holds maps of the Per-Sample Bottleneck (without --input-resolution)" in error
+    with h5py.File(feature_file, "r+") as f:         # a file from before the attribute
+        del f.attrs["method"]
+    assert "holds maps of the Per-Sample" in _error(
+        common + ["--out", feature_file, "--input-resolution"], capsys)
+    # the input-resolution file resumes with its two stages' statistics
+    with h5py.File(input_file, "r+") as f:
+        f["items/status"][4:] = PENDING
+        f["saliency"][4:] = np.nan
+    assert _main(common + ["--out", input_file, "--input-resolution"]) == 0
+    assert "2 to go" in capsys.readouterr().out
+    resumed = read_results(input_file)
+    assert (resumed["status"] == DONE).all() and np.isfinite(resumed["saliency"]).all()
+    np.testing.assert_array_equal(resumed["saliency"][:4], results["saliency"][:4])
+
+
+def test_input_resolution_does_not_go_with_a_readout(tiny, tmp_path, capsys):
+    never = str(tmp_path / "never")
+    message = "--input-resolution and --readout do not combine"
+    # any existing file passes as a readout until it is loaded: the check comes first
+    assert message in _error(["explain", tiny["model"], tiny["images"][0], "--out", never,
+                              "--readout", tiny["model"], "--input-resolution"], capsys)
+    assert message in _error(["explain-dataset", tiny["model"], tiny["arrays"], "--workers",
+                              "0", "--out", never + ".h5", "--readout", tiny["model"],
+                              "--input-resolution"], capsys)
+    assert not os.path.exists(never) and not os.path.exists(never + ".h5")
+    with pytest.raises(InputError, match="input_resolution='yes' is invalid"):
+        DatasetOptions(input_resolution="yes").checked()
