@@ -434,6 +434,8 @@ def main(argv=None):
     import matplotlib
     matplotlib.use("Agg")
     import tensorflow as tf
+    from iba_tf.tensorflow_v1.compat import use_graph_mode
+    use_graph_mode()        # on TensorFlow 2, as a user of iba_tf does first
     tf.compat.v1.logging.set_verbosity(tf.compat.v1.logging.ERROR)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", category=FutureWarning)

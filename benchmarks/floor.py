@@ -18,7 +18,8 @@ def graph_mode_tensorflow():
     program; on TensorFlow 1.15 it changes nothing.
     """
     import tensorflow
-    tensorflow.compat.v1.disable_eager_execution()
+    from iba_tf.tensorflow_v1.compat import use_graph_mode
+    use_graph_mode()
     return tensorflow.compat.v1
 
 

@@ -119,7 +119,8 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=2, help="readout epochs (fer: x5)")
     parser.add_argument("--repeats", type=int, default=5, help="timed rounds (median)")
     args = parser.parse_args(argv)
-    import keras.backend as K
+    from iba_tf.tensorflow_v1.compat import K, use_graph_mode
+    use_graph_mode()        # on TensorFlow 2, as a user of iba_tf does first
     print("load average at the start: {:.2f} (1 min), {} cores".format(
         os.getloadavg()[0], os.cpu_count()))
     speedups = {}

@@ -323,19 +323,22 @@ def test_benchmark_quick_run(tmp_path):
     benchmark = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(benchmark)
     out = tmp_path / "out"
-    summary = benchmark.main(["--quick", "--out", str(out)])
+    # On TensorFlow 2, innvestigate 2 takes about 3 minutes to build its analyzers for the
+    # emotion model (Keras 2.14 extends the session once per reversed op, each extension
+    # costing time in proportion to the graph); its fer path is the same code on both stacks
+    # and innvestigate 2 on that model is tested in test_baselines, so only MNIST runs there.
+    models = "mnist" if TF2 else "mnist,fer"
+    summary = benchmark.main(["--quick", "--out", str(out), "--models", models])
     table = summary["table"]
     for name in ("IBA beta=10", "Integrated Gradients", "Guided Backprop", "Random"):
         assert name in table
-    fer = summary["results"]["fer"]
-    if TF2:     # innvestigate 2 runs LRP on the fer model, not Guided Backprop
-        assert not fer["LRP-epsilon"]["unavailable"]
-        assert "used 2 times" in fer["Guided Backprop"]["unavailable"]
-    else:       # innvestigate 1.0.9 analyzes none of its layers (BatchNorm, SeparableConv, Add)
-        assert fer["LRP-epsilon"]["unavailable"]
-    assert "n/a: " in table
     mnist = summary["results"]["mnist"]
     assert all(np.isfinite(r["area"]) for r in mnist.values())
-    for name in ("mnist_degradation.png", "mnist_sanity.png", "fer_degradation.png",
-                 "fer_maps.png", "attribution_quality.md", "attribution_quality.json"):
+    files = ["mnist_degradation.png", "mnist_sanity.png", "attribution_quality.md",
+             "attribution_quality.json"]
+    if not TF2:     # innvestigate 1.0.9 analyzes none of its layers (BatchNorm, SeparableConv, Add)
+        assert summary["results"]["fer"]["LRP-epsilon"]["unavailable"]
+        assert "n/a: " in table
+        files += ["fer_degradation.png", "fer_maps.png"]
+    for name in files:
         assert (out / name).stat().st_size > 0

@@ -11,7 +11,8 @@ from conftest import TF2
 EAGER_PROGRAM = textwrap.dedent("""
     import numpy as np
     import keras
-    from iba_tf import IBACopy, IBALayer, TFWelfordEstimator
+    from iba_tf import (IBACopy, IBACopyInnvestigate, IBALayer, IBAReadout, InputIBA,
+                        TFWelfordEstimator, baselines)
     from iba_tf.tensorflow_v1.compat import EagerExecutionError
     from iba_tf.tensorflow_v1.session import resolve_session
 
@@ -27,11 +28,16 @@ EAGER_PROGRAM = textwrap.dedent("""
                           IBALayer(), keras.layers.Flatten(), keras.layers.Dense(2)])
 
     model = keras.Sequential([keras.layers.Conv2D(4, 3, input_shape=(8, 8, 3), name="conv"),
-                              keras.layers.Flatten(), keras.layers.Dense(2)])
+                              keras.layers.Flatten(), keras.layers.Dense(2, name="dense")])
     for build in (model_with_bottleneck,
                   lambda: IBACopy("conv/BiasAdd:0", ["dense/BiasAdd:0"]),
                   lambda: TFWelfordEstimator("conv/BiasAdd:0").fit({}),
-                  resolve_session):
+                  resolve_session,
+                  lambda: IBACopyInnvestigate(model, feature_name="conv"),
+                  lambda: InputIBA(model, feature_name="conv"),
+                  lambda: IBAReadout("conv", ["conv", "dense"], model),
+                  lambda: baselines.Gradient(model),
+                  lambda: baselines.create_analyzer("gradient", model)):
         print(message(build))
 """)
 
@@ -42,7 +48,7 @@ def test_eager_execution_gets_one_clear_error_on_the_first_graph_call():
                             stderr=subprocess.PIPE, universal_newlines=True)
     assert result.returncode == 0, result.stderr[-2000:]
     lines = result.stdout.strip().splitlines()
-    assert len(lines) == 4
+    assert len(lines) == 9
     assert lines[0].startswith("IBALayer needs TensorFlow graph mode")
     for line in lines:
         assert " needs TensorFlow graph mode, but TensorFlow 2." in line, line

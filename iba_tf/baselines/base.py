@@ -20,8 +20,9 @@ def check_model(model, what):
         model: the model to check.
         what (str): who asks (named in the messages), e.g. ``"Gradient"``.
     """
-    from ..tensorflow_v1.compat import keras, tf_keras
+    from ..tensorflow_v1.compat import keras, require_graph_mode, tf_keras
     from ..tensorflow_v1.models import is_softmax
+    require_graph_mode(what)
     if not isinstance(model, (keras.models.Model, tf_keras.models.Model)):
         raise TypeError("{} needs a keras Model (keras or tf.keras), got {!r}.".format(
             what, type(model).__name__))
@@ -71,6 +72,8 @@ class TFAnalyzer:
 
     def __init__(self, model, neuron_selection_mode="max_activation", batch_size=64,
                  session=None, **kwargs):
+        from ..tensorflow_v1.compat import require_graph_mode
+        require_graph_mode(type(self).__name__)
         unknown = sorted(set(kwargs) - set(_IGNORED_KWARGS))
         if unknown:
             raise TypeError("{} got unexpected keyword argument(s) {}.".format(

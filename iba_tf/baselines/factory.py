@@ -149,7 +149,9 @@ def create_analyzer(name, model, prefer="innvestigate", probe=None, **kwargs):
     """
     import innvestigate
     from ..tensorflow_v1 import innvestigate_analyzer  # noqa: F401 -- registers "iba"
+    from ..tensorflow_v1.compat import require_graph_mode
     _check_arguments(name, prefer)
+    require_graph_mode("iba_tf.baselines.create_analyzer")
     if name in NOT_FROM_INNVESTIGATE:
         logger.info("create_analyzer(%r): iba_tf's own analyzer, as %s", name,
                     NOT_FROM_INNVESTIGATE[name])

@@ -6,7 +6,7 @@ import numpy as np
 from innvestigate.analyzer.base import AnalyzerBase
 
 from ..hyperparameters import DEFAULTS, is_int
-from .compat import keras, keras_of, tf
+from .compat import keras, keras_of, require_graph_mode, tf
 from ..checks import check_finite, check_targets
 from ..saliency import to_saliency_map
 from ..utils import get_tqdm
@@ -82,6 +82,7 @@ class IBACopyInnvestigate(AnalyzerBase):
                  min_std=DEFAULTS["min_std"], smooth_std=DEFAULTS["smooth_std"],
                  normalize_beta=DEFAULTS["normalize_beta"], session=None, copy_session_config=None,
                  disable_model_checks=False, output="saliency", **keras_kwargs):
+        require_graph_mode(type(self).__name__)
         _check_arguments(model, neuron_selection_mode, output)
         feature = _feature_tensor(model, feature_name)
         if output == "input" and isinstance(feature, tf.Tensor) and feature.shape.ndims == 2:

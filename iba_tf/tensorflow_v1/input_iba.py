@@ -24,7 +24,7 @@ from ..checks import check_targets
 from ..errors import InputError
 from ..saliency import to_saliency_map
 from ..utils import get_tqdm
-from .compat import keras
+from .compat import keras, require_graph_mode
 from .copy import IBACopy
 from .innvestigate_analyzer import (IGNORED_FIT_KEYWORDS, _BASE_HAS_SELECTION, _check_arguments,
                                     read_saved_analyzer)
@@ -89,6 +89,7 @@ class InputIBA(AnalyzerBase):
                  feature_settings=None, input_settings=None, prior_scale=PRIOR_SCALE,
                  session=None, copy_session_config=None, output="saliency",
                  disable_model_checks=False):
+        require_graph_mode("InputIBA")
         _check_arguments(model, neuron_selection_mode, output)
         shape = keras.backend.int_shape(model.inputs[0])
         if len(model.inputs) != 1 or len(shape) < 3 or None in shape[1:]:

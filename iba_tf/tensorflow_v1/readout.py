@@ -9,7 +9,7 @@ user's model and graph are never edited: the tail after the attach layer is copi
 """
 import numpy as np
 
-from .compat import keras, tf
+from .compat import keras, require_graph_mode, tf
 from .. import hyperparameters
 from ..smoothing import smoothing_matrix
 from ..utils import get_tqdm
@@ -63,6 +63,7 @@ class IBAReadout:
 
     def __init__(self, attach_layer, readout_layers, model, estimator_type=None, seed=0,
                  session=None, **hyperparams):
+        require_graph_mode("IBAReadout")
         if estimator_type not in (None, WelfordEstimator):
             raise ValueError("estimator_type must be None or WelfordEstimator, got {!r}."
                              .format(estimator_type))
