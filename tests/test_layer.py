@@ -215,7 +215,7 @@ def test_pass_mask_and_inactive_neurons_carry_no_capacity(fitted_cnn):
 
 def test_no_ops_are_added_per_analyze(fitted_cnn):
     model, iba, target, images = fitted_cnn
-    iba.analyze({model.input: images[:1], target: 0})
+    iba.analyze({model.input: images[:2], target: 0})   # the loop for 2 samples x 10 noise
     model.predict(images[:1])                   # Keras builds its predict function once
     graph = tf.get_default_graph()
     n_ops = len(graph.get_operations())
@@ -224,6 +224,22 @@ def test_no_ops_are_added_per_analyze(fitted_cnn):
     with iba.restrict_flow():
         model.predict(images[:2])
     assert len(graph.get_operations()) == n_ops
+
+
+def test_the_graph_stops_growing_after_a_few_analysis_shapes(fitted_cnn):
+    """Each new shape (samples x noise samples) gets a loop of static shapes, up to
+    STATIC_LOOPS of them; then one loop serves every shape."""
+    from iba_tf.tensorflow_v1.explainer import STATIC_LOOPS
+    model, iba, target, images = fitted_cnn
+    graph = tf.get_default_graph()
+    counts = []
+    for n in range(1, STATIC_LOOPS + 4):
+        iba.analyze({model.input: images[:n], target: 0}, steps=1)
+        counts.append(len(graph.get_operations()))
+    growth = np.diff(counts)
+    assert (growth[:STATIC_LOOPS] > 0).all() and (growth[STATIC_LOOPS:] == 0).all(), counts
+    iba.analyze({model.input: images[:1], target: 0}, steps=1, batch_size=3)
+    assert len(graph.get_operations()) == counts[-1]
 
 
 def test_report_collects_every_step(fitted_cnn):

@@ -57,3 +57,24 @@ def test_capacity_is_finite_where_lambda_rounds_to_one():
         capacity = session.run(ops.capacity(tf.sigmoid(alpha), tf.sigmoid(-alpha),
                                             tf.constant([0.5, 0.5, 0.5, 0.5])))
     assert np.all(np.isfinite(capacity)) and np.all(np.diff(capacity) >= 0)
+
+
+def test_standard_normal_is_standard_normal_fresh_at_every_run_and_seeded():
+    import scipy.stats
+    size = tf.placeholder(tf.int32, ())
+    shape = tf.stack([size, 3])                 # an odd number of values too
+    draw = ops.standard_normal(shape, (7, 11))
+    with tf.Session() as session:
+        first, second = (session.run(draw, {size: 33333}) for _ in range(2))
+        assert session.run(draw, {size: 5}).shape == (5, 3)
+    with tf.Session() as session:               # the same op seeds: the same sequence
+        np.testing.assert_array_equal(session.run(draw, {size: 33333}), first)
+    assert first.shape == (33333, 3) and first.dtype == np.float32
+    assert not np.array_equal(first, second)
+    values = first.ravel()
+    # a wrong transform (e.g. no square root, a lost factor 2 or a cosine only) fails these
+    assert scipy.stats.kstest(values, "norm").pvalue > 1e-3
+    assert abs(values.mean()) < 0.02 and abs(values.std() - 1) < 0.02
+    assert abs(scipy.stats.kurtosis(values)) < 0.1
+    halves = values[:len(values) // 2], values[len(values) // 2:]
+    assert abs(np.corrcoef(halves[0][:10000], halves[1][:10000])[0, 1]) < 0.05

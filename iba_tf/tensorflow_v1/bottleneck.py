@@ -73,10 +73,7 @@ def noise_terms(feature, state):
 
 def draw_noise(rows, noise_samples, shape, seeds):
     """Standard-normal noise ``(rows, noise_samples, *shape)``, drawn anew at every run."""
-    # the raw op: tf.random.normal would add a multiply and an add of the full size
-    return tf.raw_ops.RandomStandardNormal(
-        shape=tf.stack([rows, noise_samples] + list(shape)), dtype=tf.float32,
-        seed=seeds[0], seed2=seeds[1])
+    return ops.standard_normal(tf.stack([rows, noise_samples] + list(shape)), seeds)
 
 
 def noisy_feature(terms, lam, noise):

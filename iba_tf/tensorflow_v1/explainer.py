@@ -22,6 +22,9 @@ from .statistics import FeatureStatistics
 
 __all__ = ["BottleneckMethods"]
 
+#: analyses of this many different shapes (samples x noise samples) get a loop of static
+#: shapes each; later shapes share one loop for any shape
+STATIC_LOOPS = 4
 STATE_KEYS = ("estimator", "feature_mean", "feature_std", "feature_active", "defaults")
 
 
@@ -221,9 +224,9 @@ class BottleneckMethods:
                                         statistics, pass_mask)
             previous = self._bottleneck.snapshot(session) if self._analyzed else None
             try:
+                loop = self._loop(progbar, feature.shape[0], settings["batch_size"])
                 capacity, report = optimization.run(session, feature, feed_dict,
-                                                    self._collected, progbar, repeated,
-                                                    self._loop(progbar))
+                                                    self._collected, progbar, repeated, loop)
                 check_result(capacity, "The analysis")
                 check_not_closed(capacity, "The analysis", statistics[2], pass_mask)
             except BaseException:
@@ -236,18 +239,27 @@ class BottleneckMethods:
             self._analyzed = True
         return capacity[0] if feature.shape[0] == 1 else capacity
 
-    def _loop(self, progbar):
+    def _loop(self, progbar, rows, noise_samples):
         """The in-graph loop for the collected names (built on first use), or None.
 
-        None (the step-by-step path) with a progress bar, with ``in_graph_loop = False``, or
-        where the loop cannot be built; :attr:`loop_fallback` then says why.
+        A loop is built for each of the first :data:`STATIC_LOOPS` shapes (``rows`` samples,
+        ``noise_samples`` each), whose static shapes make a step several times fewer ops, then
+        one for any shape (so the graph stops growing). None (the step-by-step path) with a
+        progress bar, with ``in_graph_loop = False``, or where the loop cannot be built;
+        :attr:`loop_fallback` then says why.
         """
         if progbar or not self.in_graph_loop:
             return None
-        key = tuple(sorted(self._collected))
+        collected = tuple(sorted(self._collected))
+        key = (collected, int(rows), int(noise_samples))
+        if key not in self._loops and sum(k[0] == collected and k[1] is not None
+                                          for k in self._loops) >= STATIC_LOOPS:
+            key = (collected, None, None)
         if key not in self._loops:
             try:
-                self._loops[key] = OptimizationLoop(self._bottleneck, self._objective, key,
+                self._loops[key] = OptimizationLoop(self._bottleneck, self._objective,
+                                                    collected, rows=key[1],
+                                                    noise_samples=key[2],
                                                     name=self._scope_name("loop"))
             except (ValueError, TypeError, LookupError) as error:
                 # not an error: the step-by-step path gives the same result, only slower

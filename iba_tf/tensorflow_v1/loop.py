@@ -34,14 +34,22 @@ class OptimizationLoop:
         bottleneck (Bottleneck): the engine.
         objective (Objective): the objective (its application, model loss and target).
         collected (tuple): report names to gather at every step.
+        rows (int): the number of samples every run explains, or None (any number).
+        noise_samples (int): the noise samples per sample every run uses, or None (any).
         name (str): name scope.
+
+    With ``rows`` and ``noise_samples`` every tensor of the loop body has a static shape, so
+    the gradient needs none of the run-time shape arithmetic of broadcasting (``Shape``,
+    ``BroadcastGradientArgs``, ``Sum``, ``Reshape``), which is most of the ops of a step.
 
     Raises:
         ValueError: (``graph.NotLoopable``) if the tail cannot be imported into a loop body.
     """
 
-    def __init__(self, bottleneck, objective, collected=(), name="loop"):
+    def __init__(self, bottleneck, objective, collected=(), rows=None, noise_samples=None,
+                 name="loop"):
         self.collected = tuple(sorted(collected))
+        self.rows = rows
         application = objective.application
         graph_def, external = loop_body_tail(application.outputs, objective.model_loss)
         # TensorFlow 1 control flow on both stacks: the tail is imported into the body with an
@@ -50,6 +58,10 @@ class OptimizationLoop:
             self.steps = tf.placeholder(tf.int32, (), name="steps")
             state = bottleneck.fed_state()
             feature = application.inputs
+            if rows is not None:
+                feature = tf.reshape(feature, (rows,) + bottleneck.feature_shape)
+            if noise_samples is None:
+                noise_samples = bottleneck.noise_samples
             fixed = dict(noise=noise_terms(feature, state),
                          information=information_terms(feature, state))
 
@@ -59,7 +71,7 @@ class OptimizationLoop:
                 # by the same ops
                 noise_alpha, capacity_alpha = tf.identity(alpha), tf.identity(alpha)
                 lam = ops.smooth(tf.sigmoid(noise_alpha), state.smoothing)
-                noise = draw_noise(1, bottleneck.noise_samples, bottleneck.feature_shape,
+                noise = draw_noise(1, noise_samples, bottleneck.feature_shape,
                                    application.seeds)
                 input_map = dict(external)
                 input_map[application.outputs.name] = noisy_feature(fixed["noise"], lam, noise)
@@ -93,8 +105,11 @@ class OptimizationLoop:
         collecting = bool(self.collected)
         first = 1 if collecting else 0
         iterations = self.steps + 2 * first
-        alpha = tf.fill(tf.concat([tf.shape(feature)[:1], bottleneck.feature_shape], 0),
-                        INITIAL_ALPHA)
+        if self.rows is None:
+            shape = tf.concat([tf.shape(feature)[:1], bottleneck.feature_shape], 0)
+        else:
+            shape = (self.rows,) + bottleneck.feature_shape
+        alpha = tf.fill(shape, INITIAL_ALPHA)
         arrays = [tf.TensorArray(tf.float32, size=iterations, name=name)
                   for name in self.collected]
 
