@@ -131,8 +131,9 @@ def test_vgg16_copies_only_the_tail():
     images = np.random.rand(4, 64, 64, 3).astype("float32") * 255
     n_ops = len(tf.get_default_graph().get_operations())
     iba = IBACopy(model.get_layer("block4_conv1").output, model.output)
-    assert len(iba.copied_graph.get_operations()) < n_ops
     copied_names = {op.name for op in iba.copied_graph.get_operations()}
+    # the copy of the model's ops (the bottleneck's own ops are not under copy/)
+    assert sum(name.startswith("copy/") for name in copied_names) < n_ops / 3
     assert not any(name.startswith("copy/block3") for name in copied_names)
     # the convolution op is "convolution" in Keras 2.3.1, "Conv2D" in Keras 2.14
     assert any(name.startswith("copy/block5_conv3/") and op_type == "Conv2D"

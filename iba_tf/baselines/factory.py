@@ -77,6 +77,8 @@ def _probe(analyzer, model, probe):
 
 
 def _check_arguments(name, prefer):
+    from ..tensorflow_v1.compat import require_graph_mode
+    require_graph_mode("iba_tf.baselines.create_analyzer")
     if not isinstance(name, str):
         raise TypeError("name must be an analyzer name (str), got {!r}.".format(
             type(name).__name__))
@@ -149,9 +151,7 @@ def create_analyzer(name, model, prefer="innvestigate", probe=None, **kwargs):
     """
     import innvestigate
     from ..tensorflow_v1 import innvestigate_analyzer  # noqa: F401 -- registers "iba"
-    from ..tensorflow_v1.compat import require_graph_mode
     _check_arguments(name, prefer)
-    require_graph_mode("iba_tf.baselines.create_analyzer")
     if name in NOT_FROM_INNVESTIGATE:
         logger.info("create_analyzer(%r): iba_tf's own analyzer, as %s", name,
                     NOT_FROM_INNVESTIGATE[name])

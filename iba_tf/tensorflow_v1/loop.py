@@ -65,14 +65,21 @@ class OptimizationLoop:
             fixed = dict(noise=noise_terms(feature, state),
                          information=information_terms(feature, state))
 
-            def step(alpha):
-                """One evaluation: the report tensors and the gradient at ``alpha``."""
+            def step(alpha, previous_draw):
+                """One evaluation: the report tensors and the gradient at ``alpha``.
+
+                ``previous_draw`` (a value of the previous iteration's noise) orders the
+                draws: with two iterations in flight, the stateful noise op of the next one
+                could otherwise run first and swap the steps' noise, so that equal seeds gave
+                different results.
+                """
                 # alpha is read twice, as in the step-by-step path, so the gradient is formed
                 # by the same ops
                 noise_alpha, capacity_alpha = tf.identity(alpha), tf.identity(alpha)
                 lam = ops.smooth(tf.sigmoid(noise_alpha), state.smoothing)
-                noise = draw_noise(1, noise_samples, bottleneck.feature_shape,
-                                   application.seeds)
+                with tf.control_dependencies([previous_draw]):
+                    noise = draw_noise(1, noise_samples, bottleneck.feature_shape,
+                                       application.seeds)
                 input_map = dict(external)
                 input_map[application.outputs.name] = noisy_feature(fixed["noise"], lam, noise)
                 model_loss, = tf.import_graph_def(
@@ -83,6 +90,7 @@ class OptimizationLoop:
                                   fixed["information"])
                 report["alpha_gradient"] = alpha_gradient(report["loss"], noise_alpha,
                                                           capacity_alpha, model_loss)
+                report["drawn"] = tf.reshape(noise, [-1])[0]
                 return report
 
             self.final_alpha, self.report = self._while(feature, bottleneck, step)
@@ -113,8 +121,8 @@ class OptimizationLoop:
         arrays = [tf.TensorArray(tf.float32, size=iterations, name=name)
                   for name in self.collected]
 
-        def body(i, alpha, m, v, t, *arrays):
-            report = step(alpha)
+        def body(i, alpha, m, v, t, drawn, *arrays):
+            report = step(alpha, drawn)
             new_m, new_v = ops.adam_moments(m, v, report["alpha_gradient"])
             new_t = t + 1.
             new_alpha = alpha - ops.adam_step(new_m, new_v, new_t, bottleneck.learning_rate)
@@ -124,16 +132,17 @@ class OptimizationLoop:
                 updated = [tf.where_v2(update, new, old)
                            for new, old in zip(updated, (alpha, m, v, t))]
             arrays = [array.write(i, report[name]) for array, name in zip(arrays, self.collected)]
-            return [i + 1] + list(updated) + arrays
+            return [i + 1] + list(updated) + [report["drawn"]] + arrays
 
         zeros = tf.zeros_like(alpha)
-        # parallel_iterations=2: the next noise draw may overlap this step, and the draws keep
-        # their order
+        # parallel_iterations=2: the next noise draw may overlap this step; the draws keep their
+        # order through ``drawn``
         results = tf.while_loop(lambda i, *_: i < iterations, body,
-                                [tf.constant(0), alpha, zeros, zeros, tf.constant(0.)] + arrays,
+                                [tf.constant(0), alpha, zeros, zeros, tf.constant(0.),
+                                 tf.constant(0.)] + arrays,
                                 parallel_iterations=2, name="steps")
         report = collections.OrderedDict(
-            (name, array.stack()) for name, array in zip(self.collected, results[5:]))
+            (name, array.stack()) for name, array in zip(self.collected, results[6:]))
         return results[1], report
 
     def run(self, session, feed_dict, steps):
