@@ -179,17 +179,22 @@ def test_a_killed_worker_is_replaced_and_no_item_is_lost_or_duplicated(data, clu
         log = stdout.read()
     assert run.returncode == 0, errors
     results = check_every_item_once(out, log)
-    # the chunk worker a died in was explained again elsewhere
-    killed = open(os.path.join(marks, _marks(marks, "a")[-1])).read().split()
-    again = [name for name in _marks(marks, "b") + _marks(marks, "c")
-             if open(os.path.join(marks, name)).read().split() == killed]
-    assert again, (killed, os.listdir(marks))
-    assert all(results["status"][int(index)] == DONE for index in killed)
+    # work lost with worker a was explained again elsewhere: the chunk it died in, or one whose
+    # result was still held by the worker (Dask recomputes those too; which of them depends on
+    # timing: seen both)
+    def chunk(name):
+        return open(os.path.join(marks, name)).read().split()
+    started_by_a = [chunk(name) for name in _marks(marks, "a")]
+    again = [chunk(name) for name in _marks(marks, "b") + _marks(marks, "c")
+             if chunk(name) in started_by_a]
+    assert again, (started_by_a, os.listdir(marks))
+    assert all(results["status"][int(index)] == DONE for items in again for index in items)
     assert _marks(marks, "c"), "the replacement worker explained nothing: " + log
-    # the failure, as Dask reported it: the worker removed while it ran the chunk
+    # the failure, as Dask reported it: the worker removed with the chunks it still held
     (lost,) = [line for line in log.splitlines() if line.startswith("Dask: removed worker")]
     assert lost.startswith("Dask: removed worker {} (it died or left) with ".format(
-        doomed_address)) and "iba-explain-{}-".format(killed[0]) in lost, log
+        doomed_address)), log
+    assert any("iba-explain-{}-".format(items[0]) in lost for items in again), log
 
 
 def _free_port():

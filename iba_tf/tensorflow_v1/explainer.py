@@ -243,7 +243,7 @@ class BottleneckMethods:
         """The in-graph loop for the collected names (built on first use), or None.
 
         A loop is built for each of the first :data:`STATIC_LOOPS` shapes (``rows`` samples,
-        ``noise_samples`` each), whose static shapes make a step several times fewer ops, then
+        ``noise_samples`` each), whose static shapes leave a step about 40% fewer ops, then
         one for any shape (so the graph stops growing). None (the step-by-step path) with a
         progress bar, with ``in_graph_loop = False``, or where the loop cannot be built;
         :attr:`loop_fallback` then says why.

@@ -24,11 +24,12 @@ def smooth(x, matrices):
 def standard_normal(shape, seeds):
     """Standard-normal float32 noise of ``shape`` (a 1-D int tensor), by Box-Muller.
 
-    Exact standard normals (tails cut at 5.8 standard deviations, as TensorFlow's own), from
-    one uniform draw with the op seeds ``seeds``: ``sqrt(-2 log(1 - u1)) * (cos, sin)(2 pi
-    u2)``. TensorFlow's ``RandomStandardNormal`` transforms one value at a time on the CPU;
-    these vectorised ops take half its time, which matters where the noise costs as much as
-    the model's tail (a small CNN draws ~60 k values per step for ~1 ms of tail work).
+    Exact standard normals (tails cut at about 5.7 standard deviations, as in TensorFlow's
+    op), from one uniform draw with the op seeds ``seeds``: ``sqrt(-2 log(1 - u1)) * (cos,
+    sin)(2 pi u2)``. TensorFlow's ``RandomStandardNormal`` transforms one value at a time on
+    the CPU; these vectorised ops take half its time, which matters where the noise costs as
+    much as the model's tail (a small CNN draws ~60 k values per step for ~1 ms of tail
+    work).
     """
     size = tf.reduce_prod(shape)
     half = (size + 1) // 2
