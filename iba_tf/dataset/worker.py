@@ -172,7 +172,7 @@ class Explainer:
         ``{"feature": ..., "input": ...}``, one such dict per stage)."""
         state = self.analyzer.state_dict()
         if self.job.input_resolution:
-            return {stage: _without_names(state[stage]) for stage in ("feature", "input")}
+            return {stage: _without_names(part) for stage, part in state.items()}
         return _without_names(state)
 
     # ------------------------------------------------------------------ explaining

@@ -64,14 +64,18 @@ class ModelAnalyzer:
         """
         if layer is not None:
             check_layer(model, layer)
-        softmax = is_softmax(model)
-        logits = model_wo_softmax(model) if softmax else model
+        logits, softmax = logits_of(model)
         layer = layer or default_feature_layer(logits).name
-        analyzer = IBACopyInnvestigate(
-            logits, neuron_selection_mode="max_activation" if explain_predicted else "index",
-            feature_name=layer, copy_session_config=copy_session_config, **hyperparameters)
+        mode = "max_activation" if explain_predicted else "index"
+        analyzer = cls._analyzer(logits, mode, layer, copy_session_config, hyperparameters)
         return cls(analyzer, logits, layer, softmax, int(logits.output.shape[-1]),
                    explain_predicted)
+
+    @staticmethod
+    def _analyzer(logits, mode, layer, copy_session_config, hyperparameters):
+        return IBACopyInnvestigate(logits, neuron_selection_mode=mode, feature_name=layer,
+                                   copy_session_config=copy_session_config,
+                                   **hyperparameters)
 
     def explain(self, x, targets=None, keys=None):
         """Explains a batch: the model's head runs once per sample for targets and maps.
@@ -107,8 +111,10 @@ class InputModelAnalyzer(ModelAnalyzer):
 
     Stage 1 (the Per-Sample Bottleneck after :attr:`layer`) guides a bottleneck on the input
     itself; the maps are bits per input pixel (``docs/input_iba.md``). Same interface as
-    :class:`ModelAnalyzer`: ``analyzer.fit(x)`` estimates the feature and the input
-    statistics, :meth:`ModelAnalyzer.explain` returns ``(maps, targets, predicted)``.
+    :class:`ModelAnalyzer`: :meth:`ModelAnalyzer.build` (its IBA hyperparameters set stage 1;
+    the input stage keeps :data:`~iba_tf.tensorflow_v1.input_prior.INPUT_DEFAULTS`),
+    ``analyzer.fit(x)`` estimates the feature and the input statistics,
+    :meth:`ModelAnalyzer.explain` returns ``(maps, targets, predicted)``.
 
     Example:
         >>> explainer = InputModelAnalyzer.build(load_keras_model("cnn.h5"), "conv2", steps=5)
@@ -116,35 +122,13 @@ class InputModelAnalyzer(ModelAnalyzer):
         >>> maps, targets, predicted = explainer.explain(x_test[:4])
     """
 
-    @classmethod
-    def build(cls, model, layer=None, explain_predicted=True, copy_session_config=None,
-              **hyperparameters):
-        """Builds the :class:`~iba_tf.tensorflow_v1.input_iba.InputIBA` of ``model``'s
-        logits.
-
-        Args:
-            model (keras.Model): a classifier with one image input and one output.
-            layer (str): the feature layer of stage 1; None:
-                :func:`~iba_tf.tensorflow_v1.models.default_feature_layer` of the logits.
-            explain_predicted (bool): as for :meth:`ModelAnalyzer.build`.
-            copy_session_config: the config of the two copies' sessions.
-            **hyperparameters: IBA hyperparameters of stage 1 (the feature bottleneck); the
-                input stage keeps :data:`~iba_tf.tensorflow_v1.input_prior.INPUT_DEFAULTS`.
-
-        Raises:
-            iba_tf.errors.InputError: no such layer, a layer without the input's spatial
-                axes, or a bad hyperparameter.
-        """
-        if layer is not None:
-            check_layer(model, layer)
-        logits, softmax = logits_of(model)
-        layer = layer or default_feature_layer(logits).name
-        analyzer = InputIBA(
-            logits, neuron_selection_mode="max_activation" if explain_predicted else "index",
-            feature_name=layer, feature_settings=hyperparameters,
-            copy_session_config=copy_session_config)
-        return cls(analyzer, logits, layer, softmax, int(logits.output.shape[-1]),
-                   explain_predicted)
+    @staticmethod
+    def _analyzer(logits, mode, layer, copy_session_config, hyperparameters):
+        # the hyperparameters set stage 1 (the feature bottleneck after ``layer``); the input
+        # stage keeps input_prior.INPUT_DEFAULTS
+        return InputIBA(logits, neuron_selection_mode=mode, feature_name=layer,
+                        feature_settings=hyperparameters,
+                        copy_session_config=copy_session_config)
 
 
 def logits_of(model):
