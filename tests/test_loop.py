@@ -7,6 +7,7 @@ import tensorflow as tf
 from conftest import small_cnn
 from iba_tf import IBACopy, IBALayer
 from iba_tf.tensorflow_v1.compat import get_session
+from iba_tf.tensorflow_v1.graph import NotLoopable, loop_body_tail
 
 
 def seeded_cnn(**iba_kwargs):
@@ -132,20 +133,79 @@ def test_restrict_flow_replays_the_alpha_of_the_loop(fitted_cnn):
     assert not np.allclose(noisy, model.predict(images[:1]))
 
 
-def test_a_tail_with_dropout_falls_back_to_step_by_step():
-    """Keras' Dropout is a tf.cond on the learning phase: it cannot live in the loop body."""
+def learning_phase_cnn():
+    """IBALayer before Dropout and BatchNormalization: a tf.cond on the learning phase each
+    (TensorFlow 1: Switch/Merge ops; Keras 2.14: functional If ops), fitted, seeded."""
+    tf.compat.v1.set_random_seed(11)
     model = keras.Sequential([
         keras.layers.Conv2D(8, 3, padding="same", activation="relu", input_shape=(16, 16, 3)),
         IBALayer(name="iba"),
         keras.layers.Dropout(0.5),
+        keras.layers.Conv2D(8, 3, padding="same"),
+        keras.layers.BatchNormalization(),
         keras.layers.Flatten(),
         keras.layers.Dense(4)])
+    # moved batch-norm statistics, so that the inference branch differs from the training one
+    bn = model.layers[4]
+    bn.set_weights([w + 0.3 * (i + 1) for i, w in enumerate(bn.get_weights())])
     iba = model.get_layer("iba")
     images = np.random.RandomState(0).rand(10, 16, 16, 3).astype("float32")
     target = iba.set_classification_loss(model.output)
     iba.fit({model.input: images})
-    iba.collect("loss")
-    capacity = iba.analyze({model.input: images[:1], target: 1}, steps=2)
-    assert "control flow" in iba.loop_fallback
-    assert capacity.shape == (16, 16, 8) and np.isfinite(capacity).all()
-    assert list(iba.get_report()) == ["init", 0, 1, "final"]
+    return model, iba, target, images
+
+
+def test_a_tail_with_dropout_and_batch_norm_runs_in_the_loop_with_the_same_result():
+    """The learning-phase conditionals are folded to their inference branch."""
+    model, iba, target, images = learning_phase_cnn()
+    iba.collect("loss", "model_loss", "alpha")
+    feed = {model.input: images[:2], target: [1, 2]}
+    loop, stepwise = analyze_both_ways(lambda: iba.analyze(feed, steps=3), iba)
+    assert_same_results(loop, stepwise)
+    assert np.abs(loop[1]["final"]["alpha"] - 5.).max() > 1.
+
+
+def test_feeding_the_learning_phase_1_runs_step_by_step(monkeypatch):
+    """The fold assumed the learning phase's default (0); a run in training mode must not
+    use the folded loop."""
+    from iba_tf.tensorflow_v1.loop import OptimizationLoop
+    model, iba, target, images = learning_phase_cnn()
+    calls = []
+    original = OptimizationLoop.run
+    monkeypatch.setattr(OptimizationLoop, "run",
+                        lambda self, *a, **k: calls.append(1) or original(self, *a, **k))
+    feed = {model.input: images[:1], target: 1}
+    iba.analyze(feed, steps=2)
+    assert calls == [1] and iba.loop_fallback is None
+    iba.collect("model_loss")
+    training_feed = dict(feed)
+    training_feed[keras.backend.learning_phase()] = 1
+    iba.analyze(training_feed, steps=2, beta=0, learning_rate=0)
+    training = iba.get_report()["init"]["model_loss"]
+    assert len(calls) == 1, "the folded loop ran in training mode"
+    iba.analyze(feed, steps=2, beta=0, learning_rate=0)
+    assert len(calls) == 2
+    # the training branch did run: batch statistics instead of the moved moving ones
+    assert abs(float(training[0]) - float(iba.get_report()["init"]["model_loss"][0])) > 1e-3
+
+
+def test_a_conditional_on_a_fed_placeholder_is_not_folded():
+    graph = tf.Graph()
+    with graph.as_default():
+        feature = tf.compat.v1.placeholder(tf.float32, (None, 4))
+        fixed = tf.compat.v1.placeholder_with_default(False, ())
+        fed = tf.compat.v1.placeholder(tf.bool, ())
+        doubled = tf.cond(fixed, lambda: feature * 3., lambda: feature * 2.)
+        loss = tf.reduce_sum(tf.cond(fed, lambda: doubled + 1., lambda: doubled - 1.))
+        with pytest.raises(NotLoopable, match="control flow"):
+            loop_body_tail(feature, loss)
+        folded_loss = tf.reduce_sum(doubled)
+        graph_def, external, assumed = loop_body_tail(feature, folded_loss)
+        assert assumed == {fixed: False}
+        source = tf.compat.v1.placeholder(tf.float32, (None, 4))
+        out, = tf.import_graph_def(graph_def, input_map=dict(external, **{feature.name: source}),
+                                   return_elements=[folded_loss.name], name="body")
+        imported = [op for op in graph.get_operations() if op.name.startswith("body/")]
+        assert not {"Switch", "Merge", "If", "StatelessIf"} & {op.type for op in imported}
+        with tf.compat.v1.Session() as session:
+            assert session.run(out, {source: np.ones((2, 4))}) == 16.

@@ -100,8 +100,9 @@ class IBACopy(BottleneckMethods):
     Call :meth:`update_variables` after you change the model's weights.
 
     ``analyze`` runs all steps in one ``session.run`` (the tail imported once more, into a
-    ``tf.while_loop``); tails with ``tf.cond`` or stateful ops run step by step instead, as
-    :class:`IBALayer` describes (``in_graph_loop``, ``loop_fallback``).
+    ``tf.while_loop``, Keras' learning-phase switches folded to inference); tails with other
+    ``tf.cond`` or stateful ops run step by step instead, as :class:`IBALayer` describes
+    (``in_graph_loop``, ``loop_fallback``).
 
     Example:
         >>> model = model_wo_softmax(keras.applications.VGG16(weights=None))

@@ -2,6 +2,7 @@
 import difflib
 
 from .compat import tf, require_graph_mode
+from .cond_folding import DEAD, Folded
 
 PLACEHOLDER_TYPES = ("Placeholder", "PlaceholderWithDefault", "PlaceholderV2")
 VARIABLE_TYPES = ("VariableV2", "Variable", "VarHandleOp")
@@ -165,16 +166,17 @@ def loop_body_tail(source, output):
 
     Unlike :class:`Tail`, nothing that does not depend on ``source`` is copied: such tensors
     (weights, constants, the target, skip connections) are read from outside the loop, where
-    they are computed once per run.
+    they are computed once per run. Conditionals on a constant-default placeholder (Keras'
+    learning phase) keep only the branch of the default (:mod:`.cond_folding`).
 
     Returns:
-        (tf.GraphDef, dict): the ops, and the input map of every tensor they read from
-        outside (name -> the tensor itself); map ``source.name`` to the new source.
+        (tf.GraphDef, dict, dict): the ops; the input map of every tensor they read from
+        outside (name -> the tensor itself; map ``source.name`` to the new source); and the
+        placeholders whose default the folded conditionals assume (tensor -> value).
 
     Raises:
-        NotLoopable: naming the first op that cannot run inside a while loop: control flow
-            (a ``tf.cond`` such as Keras' learning-phase switch of Dropout/BatchNorm), or a
-            stateful op (random numbers, assignments), whose result would change.
+        NotLoopable: naming the first op that cannot run inside a while loop: other control
+            flow, or a stateful op (random numbers, assignments), whose result would change.
     """
     needed = _ancestors([output], stop=source)
     body = set()
@@ -187,19 +189,100 @@ def loop_body_tail(source, output):
         stack.extend(c for out in op.outputs for c in out.consumers() if c in needed)
     if output.op not in body:
         raise NotLoopable("{} does not depend on {}.".format(output.name, source.name))
+    full = source.graph.as_graph_def()
+    folded = Folded(body, full.library)
+    if folded.resolve(output.name) != output.name:
+        raise NotLoopable("{} is the output of a conditional.".format(output.name))
+    for op in folded.ops:
+        _check_loopable(op)
+    graph_def = _folded_graph_def(full, folded, output.op.name)
+    inside = {node.name for node in graph_def.node}
     external = {}
-    for op in sorted(body, key=lambda op: op.name):
-        if op.type in CONTROL_FLOW_TYPES or op._get_control_flow_context() is not None:
-            raise NotLoopable("{} ({}) is control flow, e.g. a tf.cond.".format(op.name, op.type))
-        if op.op_def.is_stateful:
-            raise NotLoopable("{} ({}) is stateful.".format(op.name, op.type))
-        for tensor in op.inputs:
-            if tensor is source or tensor.op in body:
+    for node in graph_def.node:
+        for name in node.input:
+            if name.startswith("^") or name.split(":")[0] in inside or name == source.name:
                 continue
+            tensor = source.graph.get_tensor_by_name(name if ":" in name else name + ":0")
             if tensor.dtype._is_ref_dtype:
-                raise NotLoopable("{} reads the reference {}.".format(op.name, tensor.name))
+                raise NotLoopable("{} reads the reference {}.".format(node.name, tensor.name))
             external[tensor.name] = tensor
-    return _graph_def(source.graph, body), external
+    return graph_def, external, folded.assumed
+
+
+def _check_loopable(op):
+    context = op._get_control_flow_context()
+    if op.type in CONTROL_FLOW_TYPES or (context is not None and context.IsWhileContext()):
+        raise NotLoopable("{} ({}) is control flow whose branch is not known before the run, "
+                          "e.g. a tf.cond.".format(op.name, op.type))
+    if op.op_def.is_stateful:
+        raise NotLoopable("{} ({}) is stateful.".format(op.name, op.type))
+
+
+def _folded_graph_def(full, folded, output):
+    """A GraphDef of the folded ops that ``output`` (an op name) needs, their inputs renamed
+    by the fold, without control inputs from outside and colocation (the branch not taken
+    can leave ops that nothing reads, such as Keras 2.3's training-mode batch norm)."""
+    names = {op.name for op in folded.ops}
+    for nodes in folded.inlined.values():
+        names.update(node.name for node in nodes)
+    part = tf.GraphDef()
+    part.versions.CopyFrom(full.versions)
+    part.library.CopyFrom(full.library)
+    kept = [node for node in full.node if node.name in names]
+    for node in kept + [n for nodes in folded.inlined.values() for n in nodes]:
+        copied = part.node.add()
+        copied.CopyFrom(node)
+        del copied.input[:]
+        for name in node.input:
+            if name.startswith("^"):
+                if name[1:] in names:
+                    copied.input.append(name)
+                continue
+            resolved = folded.resolve(name if ":" in name else name + ":0")
+            if resolved is DEAD:
+                raise NotLoopable("{} reads a branch that is never taken.".format(node.name))
+            copied.input.append(resolved)
+        if "_class" in copied.attr:
+            del copied.attr["_class"]
+    part = _needed_nodes(part, output)
+    inlined = {node.name for nodes in folded.inlined.values() for node in nodes}
+    for node in part.node:
+        if node.name in inlined:
+            _check_inlined(node)
+    return part
+
+
+def _needed_nodes(graph_def, output):
+    """``graph_def`` without the nodes that ``output`` does not need."""
+    nodes = {node.name: node for node in graph_def.node}
+    needed, stack = set(), [output]
+    while stack:
+        name = stack.pop()
+        if name in needed or name not in nodes:
+            continue
+        needed.add(name)
+        stack.extend(inp.lstrip("^").split(":")[0] for inp in nodes[name].input)
+    kept = tf.GraphDef()
+    kept.versions.CopyFrom(graph_def.versions)
+    kept.library.CopyFrom(graph_def.library)
+    kept.node.extend(node for node in graph_def.node if node.name in needed)
+    return kept
+
+
+def _check_inlined(node):
+    """An op of an inlined branch must be loopable too; reading a variable is (nothing
+    assigns one during an analysis)."""
+    op_def = _op_def(node.op)
+    if node.op in CONTROL_FLOW_TYPES or (op_def.is_stateful and node.op != "ReadVariableOp"):
+        raise NotLoopable("{} ({}) in a conditional's branch is control flow or stateful."
+                          .format(node.name, node.op))
+
+
+def _op_def(op_type):
+    from tensorflow.python.framework import op_def_registry
+    if hasattr(op_def_registry, "get"):
+        return op_def_registry.get(op_type)
+    return op_def_registry.get_registered_ops()[op_type]
 
 
 def _graph_def(graph, chosen):

@@ -46,11 +46,13 @@ class _IBALayerMethods(BottleneckMethods):
 
     ``analyze`` runs all steps in one ``session.run``: an in-graph loop over a copy of the
     layers between the bottleneck and the loss, built on the first call (and once more per set
-    of :meth:`collect` ed names). Where that part of the model cannot run inside a
-    ``tf.while_loop`` (a ``tf.cond`` such as Keras' Dropout/BatchNorm learning-phase switch, a
-    stateful op such as a random draw), and with ``progbar=True``, it runs one ``session.run``
-    per step instead, with the same result; ``loop_fallback`` then says why. Set
-    ``in_graph_loop = False`` to force the step-by-step path.
+    of :meth:`collect` ed names). Keras' learning-phase switches (Dropout, BatchNormalization)
+    are folded to their inference branch there (:mod:`~iba_tf.tensorflow_v1.cond_folding`).
+    Where that part of the model cannot run inside a ``tf.while_loop`` (another ``tf.cond``, a
+    stateful op such as a random draw), when the feed sets the learning phase to 1, and with
+    ``progbar=True``, it runs one ``session.run`` per step instead, with the same result;
+    ``loop_fallback`` then says why it could not be built. Set ``in_graph_loop = False`` to
+    force the step-by-step path.
 
     The statistics are not model weights: a model saved with ``model.save`` keeps the layer's
     hyperparameters, and :meth:`state_dict` / :meth:`load_state_dict` keep the statistics.

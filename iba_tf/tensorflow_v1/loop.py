@@ -51,7 +51,8 @@ class OptimizationLoop:
         self.collected = tuple(sorted(collected))
         self.rows = rows
         application = objective.application
-        graph_def, external = loop_body_tail(application.outputs, objective.model_loss)
+        graph_def, external, self.assumed = loop_body_tail(application.outputs,
+                                                           objective.model_loss)
         # TensorFlow 1 control flow on both stacks: the tail is imported into the body with an
         # input map onto tensors of the outer graph
         with application.outputs.graph.as_default(), tf.name_scope(name), control_flow_v1():

@@ -6,6 +6,7 @@ import numpy as np
 from ..checks import check_targets
 from ..smoothing import smoothing_matrix
 from ..utils import get_tqdm
+from .cond_folding import assumption_holds
 
 __all__ = ["Optimization", "targets_feed"]
 
@@ -49,7 +50,9 @@ class Optimization:
             progbar (bool): show a progress bar over the steps (runs step by step).
             repeated (dict): tensors with one row per sample -> values, fed with each row
                 repeated once per noise sample.
-            loop (OptimizationLoop): runs all steps in one session call; None: step by step.
+            loop (OptimizationLoop): runs all steps in one session call; None: step by step
+                (also where ``feed_dict`` feeds a placeholder the loop's folded conditionals
+                assumed at its default, such as the learning phase 1).
 
         Returns:
             (np.ndarray, OrderedDict or None): the capacity ``(n, *feature_shape)`` after the
@@ -70,7 +73,7 @@ class Optimization:
             bottleneck.learning_rate: settings["learning_rate"],
             bottleneck.information_scale: 1. / n_neurons if settings["normalize_beta"] else 1.,
         })
-        if loop is not None and not progbar:
+        if loop is not None and not progbar and assumption_holds(loop.assumed, feed_dict):
             feed_dict.update(self._configuration)
             return loop.run(session, feed_dict, settings["steps"])
         return self._step_by_step(session, n_explained, feed_dict, collected, progbar)
