@@ -20,8 +20,9 @@ import textwrap
 
 from .errors import InputError
 
-__all__ = ["Hyperparameter", "HYPERPARAMETERS", "DEFAULTS", "ALIASES", "validate", "merge",
-           "resolve", "docstring_section", "is_int", "is_real"]
+__all__ = ["Hyperparameter", "HYPERPARAMETERS", "DEFAULTS", "INPUT_DEFAULTS", "PRIOR_SCALE",
+           "ALIASES", "validate", "merge", "resolve", "check_prior_scale", "docstring_section",
+           "is_int", "is_real"]
 
 
 def is_int(value):
@@ -80,6 +81,14 @@ _BY_NAME = collections.OrderedDict((h.name, h) for h in HYPERPARAMETERS)
 
 DEFAULTS = {h.name: h.default for h in HYPERPARAMETERS}
 
+#: defaults of InputIBA's input stage (:mod:`iba_tf.tensorflow_v1.input_iba`); its feature
+#: stage uses ``DEFAULTS``. 20 steps and a blur of 0.5 input pixels (1 px dilutes small
+#: regions; chosen on images the published evaluation does not use, see
+#: ``docs/input_iba.md``)
+INPUT_DEFAULTS = dict(DEFAULTS, steps=20, smooth_std=0.5)
+#: InputIBA's largest prior weight (``prior_scale``); < 1 keeps passing costly everywhere
+PRIOR_SCALE = 0.9
+
 # name -> (test, what the value must be): the seven above and the PyTorch port's own settings
 _RULES = dict({h.name: (h.check, h.expected) for h in HYPERPARAMETERS}, **{
     "initial_alpha": (_finite, "a finite number"),
@@ -124,8 +133,9 @@ def merge(defaults, **overrides):
     return merged
 
 
-def resolve(**overrides):
-    """All seven hyperparameters: ``DEFAULTS`` with ``overrides``, checked and typed.
+def resolve(_defaults=None, **overrides):
+    """All seven hyperparameters: ``DEFAULTS`` (or ``_defaults``, e.g. ``INPUT_DEFAULTS``)
+    with ``overrides``, checked and typed.
 
     Each value is converted to its record's type (``beta=3`` gives ``3.0``), so equal
     settings compare and serialise equal.
@@ -133,9 +143,21 @@ def resolve(**overrides):
     Raises:
         iba_tf.errors.InputError: a bad value; TypeError: an unknown name.
     """
-    merged = merge(DEFAULTS, **overrides)
+    merged = merge(DEFAULTS if _defaults is None else _defaults, **overrides)
     return {name: _BY_NAME[name].type(value) if name in _BY_NAME else value
             for name, value in merged.items()}
+
+
+def check_prior_scale(value):
+    """``value`` (InputIBA's ``prior_scale``) as a float in [0, 1].
+
+    Raises:
+        iba_tf.errors.InputError: anything else (NaN included).
+    """
+    if not is_real(value) or not 0 <= value <= 1:
+        raise InputError("prior_scale={!r} is invalid: it must be a number in [0, 1] (0: no "
+                         "prior, the plain input bottleneck).".format(value))
+    return float(value)
 
 
 def docstring_section(names=None, indent=8, width=96):

@@ -124,6 +124,43 @@ def test_non_finite_hyperparameters_are_refused_by_every_command(files, tmp_path
     assert not os.listdir(str(tmp_path))
 
 
+# ---------------------------------------------------------------- the input stage's options
+def _commands(tmp_path, files):
+    """explain and explain-dataset with a missing model: a refusal comes before it is read."""
+    missing = str(tmp_path / "missing.h5")
+    return (["explain", missing, files["images"][0], "--out", str(tmp_path / "o")],
+            ["explain-dataset", missing, files["arrays"], "--out", str(tmp_path / "o.h5"),
+             "--workers", "0"])
+
+
+@pytest.mark.parametrize("option, value, expected", [
+    ("--input-beta", "nan", "--input-beta=nan is invalid: it must be a finite number >= 0"),
+    ("--input-smooth-std", "inf", "--input-smooth-std=inf is invalid: it must be a finite "
+     "number >= 0 (0 disables smoothing)"),
+    ("--input-learning-rate", "-1", "--input-lr=-1.0 is invalid: it must be a finite number"),
+    ("--input-min-std", "0", "--input-min-std=0.0 is invalid: it must be a finite number > 0"),
+    ("--input-steps", "-1", "--input-steps=-1 is invalid: it must be an int >= 0"),
+    ("--input-batch-size", "0", "--input-batch-size=0 is invalid: it must be an int >= 1"),
+    ("--prior-scale", "1.5", "--prior-scale=1.5 is invalid: it must be a number in [0, 1]"),
+    ("--prior-scale", "nan", "--prior-scale=nan is invalid: it must be a number in [0, 1]")])
+def test_bad_input_stage_options_are_refused_by_both_commands(files, tmp_path, capsys, option,
+                                                               value, expected):
+    for argv in _commands(tmp_path, files):
+        assert expected in _error(argv + ["--input-resolution", option, value], capsys)
+    assert not os.listdir(str(tmp_path))
+
+
+def test_input_stage_options_without_input_resolution_are_refused(files, tmp_path, capsys):
+    for argv in _commands(tmp_path, files):
+        error = _error(argv + ["--input-steps", "3"], capsys)
+        assert "--input-steps sets InputIBA's input stage: add --input-resolution, or drop " \
+            "it" in error
+        error = _error(argv + ["--input-no-normalize-beta", "--prior-scale", "0.5"], capsys)
+        assert "--input-no-normalize-beta, --prior-scale set InputIBA's input stage" in error
+        assert "drop them" in error
+    assert not os.listdir(str(tmp_path))
+
+
 # ---------------------------------------------------------------- an image bomb
 def _png_header(path, width, height):
     """A PNG whose header declares ``width x height`` RGB pixels (a few bytes of data)."""

@@ -1,5 +1,7 @@
-"""InputIBA on the command line: explain / explain-dataset --input-resolution, the method a
-result file records, and the options that do not combine with it (one line, exit code 2)."""
+"""InputIBA on the command line: explain / explain-dataset --input-resolution, its input-stage
+options (--input-beta, ..., --prior-scale), the method and settings a result file records, and
+the options that do not combine with it (one line, exit code 2)."""
+import json
 import os
 
 import h5py
@@ -65,9 +67,8 @@ def test_explain_with_input_resolution_writes_input_size_maps_of_input_iba(tiny,
         assert not np.allclose(saliency, feature, rtol=0.1, atol=1e-3)
 
 
-def test_the_hyperparameters_set_stage_1_and_the_input_stage_keeps_its_defaults():
-    from iba_tf.cli.common import INPUT_RESOLUTION_NOTE
-    from iba_tf.tensorflow_v1.input_prior import INPUT_DEFAULTS
+def test_the_hyperparameters_set_stage_1_and_the_input_stage_has_its_own():
+    from iba_tf.tensorflow_v1.input_prior import INPUT_DEFAULTS, PRIOR_SCALE
     from iba_tf.tensorflow_v1.model_analyzer import InputModelAnalyzer
     model = keras.Sequential([
         keras.layers.Conv2D(4, 3, padding="same", input_shape=(8, 8, 3), name="conv"),
@@ -76,10 +77,59 @@ def test_the_hyperparameters_set_stage_1_and_the_input_stage_keeps_its_defaults(
                                          beta=3)
     defaults = explainer.analyzer.get_default()
     assert (defaults["feature"]["steps"], defaults["feature"]["beta"]) == (2, 3.)
-    assert defaults["input"] == INPUT_DEFAULTS
+    assert defaults["input"] == INPUT_DEFAULTS and defaults["prior_scale"] == PRIOR_SCALE
     assert explainer.softmax_removed and explainer.layer == "conv"
-    assert "{} steps".format(INPUT_DEFAULTS["steps"]) in INPUT_RESOLUTION_NOTE
-    assert "--smooth-std {}".format(INPUT_DEFAULTS["smooth_std"]) in INPUT_RESOLUTION_NOTE
+    explainer = InputModelAnalyzer.build(model, "conv", steps=2, input_settings={"beta": 5},
+                                         prior_scale=0.25)
+    defaults = explainer.analyzer.get_default()
+    assert defaults["feature"]["steps"] == 2 and defaults["feature"]["beta"] == 10.
+    assert defaults["input"] == dict(INPUT_DEFAULTS, beta=5.) and defaults["prior_scale"] == .25
+
+
+def test_the_input_stage_options_parse_into_settings_and_show_their_defaults(capsys):
+    from iba_tf.cli.common import input_stage_from_args
+    parser = cli.build_parser()
+    for command in (["explain", "m.h5", "a.png"], ["explain-dataset", "m.h5", "x.npy", "--out",
+                                                    "o.h5"]):
+        args = parser.parse_args(command + ["--input-resolution", "--input-beta", "3",
+                                            "--input-lr", "0.5", "--input-no-normalize-beta",
+                                            "--prior-scale", "0.5", "--beta", "7"])
+        assert input_stage_from_args(args) == {
+            "input_settings": {"beta": 3., "learning_rate": .5, "normalize_beta": False},
+            "prior_scale": .5}
+        assert args.beta == 7. and args.normalize_beta is True     # stage 1 keeps its own
+        args = parser.parse_args(command + ["--input-resolution"])
+        assert input_stage_from_args(args) == {"input_settings": {}, "prior_scale": .9}
+        assert input_stage_from_args(parser.parse_args(command)) == {}
+    for command in ("explain", "explain-dataset"):
+        with pytest.raises(SystemExit):
+            parser.parse_args([command, "--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        assert "--input-steps INT optimisation steps per sample (default: 20)" in text
+        # the last mention of an option is its help
+        assert "(default: 0.5)" in text.split("--input-smooth-std")[-1].split("--input")[0]
+        assert "(default: 0.9)" in text.split("--prior-scale")[-1]
+        assert "Python" not in text
+
+
+def test_explain_gives_the_input_stage_options_to_the_analyzer(tiny, monkeypatch):
+    from iba_tf.tensorflow_v1.input_prior import INPUT_DEFAULTS
+    from iba_tf.tensorflow_v1.model_analyzer import InputModelAnalyzer
+    used = []
+    original = InputModelAnalyzer.explain
+
+    def explain(self, x, targets=None, keys=None):
+        used.append(self.analyzer.get_default())
+        return original(self, x, targets, keys)
+    monkeypatch.setattr(InputModelAnalyzer, "explain", explain)
+    out = str(tiny["root"] / "options")
+    assert _main(["explain", tiny["model"], tiny["images"][0], "--out", out,
+                  "--input-resolution", "--input-steps", "1", "--input-beta", "1e4",
+                  "--input-smooth-std", "0", "--prior-scale", "0.5"] + FAST) == 0
+    [defaults] = used
+    assert defaults["input"] == dict(INPUT_DEFAULTS, steps=1, beta=1e4, smooth_std=0.)
+    assert defaults["prior_scale"] == .5 and defaults["feature"]["steps"] == 2
+    assert np.isfinite(np.load(os.path.join(out, "image0_iba.npy"))).all()
 
 
 def test_explain_dataset_with_input_resolution_and_its_resume_checks(tiny, capsys):
@@ -98,6 +148,11 @@ def test_explain_dataset_with_input_resolution_and_its_resume_checks(tiny, capsy
     assert set(results["statistics"]) == {"feature", "input"}
     assert results["statistics"]["input"]["estimator"]["mean"].shape == (16, 16, 3)
     assert results["statistics"]["feature"]["estimator"]["mean"].shape == (8, 8, 6)
+    from iba_tf.hyperparameters import INPUT_DEFAULTS
+    # the input stage's settings are recorded (all seven, typed) like the others
+    assert json.loads(results["attrs"]["input_hyperparameters"]) == INPUT_DEFAULTS
+    assert results["attrs"]["prior_scale"] == "0.9"
+    assert feature["attrs"]["input_hyperparameters"] == feature["attrs"]["prior_scale"] == ""
     # a file is continued only the way it was made
     error = _error(common + ["--out", input_file], capsys)
     assert "holds maps of InputIBA (--input-resolution), not of the Per-Sample" in error
@@ -107,6 +162,14 @@ def test_explain_dataset_with_input_resolution_and_its_resume_checks(tiny, capsy
         del f.attrs["method"]
     assert "holds maps of the Per-Sample" in _error(
         common + ["--out", feature_file, "--input-resolution"], capsys)
+    # ... and with the input stage's settings it was made with
+    error = _error(common + ["--out", input_file, "--input-resolution", "--input-beta", "3"],
+                   capsys)
+    assert "was made with other input-stage hyperparameters" in error
+    assert '"beta": 10.0' in error.split(" there")[0] and '"beta": 3.0' in error
+    error = _error(common + ["--out", input_file, "--input-resolution", "--prior-scale", ".5"],
+                   capsys)
+    assert "was made with other --prior-scale (0.9 there, 0.5 now)" in error
     # the input-resolution file resumes with its two stages' statistics
     with h5py.File(input_file, "r+") as f:
         f["items/status"][4:] = PENDING
@@ -116,6 +179,23 @@ def test_explain_dataset_with_input_resolution_and_its_resume_checks(tiny, capsy
     resumed = read_results(input_file)
     assert (resumed["status"] == DONE).all() and np.isfinite(resumed["saliency"]).all()
     np.testing.assert_array_equal(resumed["saliency"][:4], results["saliency"][:4])
+    # a file from before the input-stage options was made with their defaults
+    with h5py.File(input_file, "r+") as f:
+        del f.attrs["input_hyperparameters"], f.attrs["prior_scale"]
+    assert _main(common + ["--out", input_file, "--input-resolution"]) == 0
+    assert "nothing to do" in capsys.readouterr().out
+    assert '"steps": 20' in _error(common + ["--out", input_file, "--input-resolution",
+                                             "--input-steps", "3"], capsys)
+    # other input-stage settings reach the workers' analyzer and the file
+    other = str(root / "other.h5")
+    assert _main(common + ["--out", other, "--input-resolution", "--input-steps", "3",
+                           "--input-beta", "1e4", "--prior-scale", "0.5"]) == 0
+    attrs = read_results(other, saliency=False)["attrs"]
+    assert json.loads(attrs["input_hyperparameters"]) == dict(INPUT_DEFAULTS, steps=3,
+                                                              beta=1e4)
+    assert attrs["prior_scale"] == "0.5"
+    assert not np.allclose(read_results(other)["saliency"], results["saliency"], rtol=0.1,
+                           atol=1e-3)
 
 
 def test_input_resolution_does_not_go_with_a_readout(tiny, tmp_path, capsys):
@@ -130,3 +210,23 @@ def test_input_resolution_does_not_go_with_a_readout(tiny, tmp_path, capsys):
     assert not os.path.exists(never) and not os.path.exists(never + ".h5")
     with pytest.raises(InputError, match="input_resolution='yes' is invalid"):
         DatasetOptions(input_resolution="yes").checked()
+
+
+def test_the_dataset_options_check_the_input_stage():
+    from iba_tf.hyperparameters import INPUT_DEFAULTS
+    checked = DatasetOptions(input_resolution=True, input_settings={"beta": 3},
+                             prior_scale=0).checked()
+    assert checked.input_settings == dict(INPUT_DEFAULTS, beta=3.)
+    assert checked.prior_scale == 0. and isinstance(checked.prior_scale, float)
+    plain = DatasetOptions().checked()
+    assert (plain.input_settings, plain.prior_scale) == ({}, None)
+    with pytest.raises(InputError, match="input_settings and prior_scale set InputIBA's"):
+        DatasetOptions(input_settings={"beta": 3}).checked()
+    with pytest.raises(InputError, match="pass input_resolution=True"):
+        DatasetOptions(prior_scale=.5).checked()
+    with pytest.raises(InputError, match="input_settings: steps=-1 is invalid"):
+        DatasetOptions(input_resolution=True, input_settings={"steps": -1}).checked()
+    with pytest.raises(InputError, match="input_settings: .*Unknown IBA hyperparameter 'bta'"):
+        DatasetOptions(input_resolution=True, input_settings={"bta": 1}).checked()
+    with pytest.raises(InputError, match=r"prior_scale=nan is invalid: it must be a number in"):
+        DatasetOptions(input_resolution=True, prior_scale=float("nan")).checked()

@@ -1,15 +1,24 @@
 """Options that several ``iba-tf`` subcommands share."""
-from ..hyperparameters import HYPERPARAMETERS, validate
+from ..errors import InputError
+from ..hyperparameters import (HYPERPARAMETERS, INPUT_DEFAULTS, PRIOR_SCALE, check_prior_scale,
+                               validate)
 
 __all__ = ["load_model", "add_model_arguments", "add_layer_argument",
            "add_input_resolution_argument", "add_hyperparameter_arguments",
-           "hyperparameters_from_args", "INPUT_RESOLUTION_NOTE"]
+           "hyperparameters_from_args", "input_stage_from_args", "input_flag",
+           "INPUT_RESOLUTION_NOTE", "INPUT_STAGE_NOTE"]
 
 #: what the hyperparameter options mean with ``--input-resolution`` (their group's description)
 INPUT_RESOLUTION_NOTE = (
     "With --input-resolution they set stage 1, the feature bottleneck after --layer; the "
-    "input bottleneck keeps its own defaults (20 steps, --smooth-std 0.5 input pixels, the "
-    "others as below; see docs/input_iba.md).")
+    "input bottleneck has its own options, --input-beta, --input-steps, ... (below).")
+
+#: the description of the input stage's options (``--input-beta``, ..., ``--prior-scale``)
+INPUT_STAGE_NOTE = (
+    "Only with --input-resolution: InputIBA's input bottleneck (stage 2). Each --input-X means "
+    "what --X means for stage 1 (the input is this bottleneck's feature: its pixels are input "
+    "pixels); --prior-scale weighs stage 1's map in its information term. See "
+    "docs/input_iba.md.")
 
 
 def load_model(args):
@@ -47,22 +56,44 @@ def add_input_resolution_argument(parser):
                         "docs/input_iba.md)")
 
 
-def add_hyperparameter_arguments(parser, description=None):
+def input_flag(flag):
+    """The input stage's option of a stage-1 option (``--beta`` -> ``--input-beta``)."""
+    return "--input-" + flag[2:]
+
+
+def add_hyperparameter_arguments(parser, description=None, input_stage=False):
     """Adds one option per IBA hyperparameter, generated from
     :data:`iba_tf.hyperparameters.HYPERPARAMETERS` (names, defaults, help), in a group with
-    ``description``."""
-    group = parser.add_argument_group("IBA hyperparameters", description)
-    for h in HYPERPARAMETERS:
-        if h.type is bool:
-            # the flag switches the default off (or on): "--no-normalize-beta"
-            group.add_argument(*h.flags, dest=h.name, action="store_const",
-                               const=not h.default, default=h.default,
-                               help="{} this (on by default): {}".format(
-                                   "turn off" if h.default else "turn on", h.help))
-        else:
-            group.add_argument(*h.flags, dest=h.name, type=h.type, default=h.default,
-                               metavar=h.type.__name__.upper(),
-                               help="{} (default: {})".format(h.help, h.default))
+    ``description``; with ``input_stage`` also a group of InputIBA's input-stage options
+    (``--input-beta``, ..., destinations ``input_beta``, ...; default None: not given) and
+    ``--prior-scale``, for :func:`input_stage_from_args`."""
+    groups = [("IBA hyperparameters", description, "", {})]   # {}: the record's defaults
+    if input_stage:
+        groups.append(("InputIBA input stage", INPUT_STAGE_NOTE, "input_", INPUT_DEFAULTS))
+    for title, text, prefix, defaults in groups:
+        group = parser.add_argument_group(title, text)
+        for h in HYPERPARAMETERS:
+            _add_hyperparameter(group, h, prefix, defaults.get(h.name, h.default))
+        if input_stage and prefix:
+            group.add_argument("--prior-scale", type=float, metavar="FLOAT", help="the "
+                               "largest weight of the prior (stage 1's map scaled to [0, "
+                               "this]); 0: no guidance (default: {})".format(PRIOR_SCALE))
+
+
+def _add_hyperparameter(group, h, prefix, default):
+    """One hyperparameter's option: stage 1's (``prefix`` "") with its default, the input
+    stage's (``prefix`` "input_") with default None, the true default in the help."""
+    flags = h.flags if not prefix else tuple(input_flag(flag) for flag in h.flags)
+    given = default if not prefix else None
+    if h.type is bool:
+        # the flag switches the default off (or on): "--no-normalize-beta"
+        group.add_argument(*flags, dest=prefix + h.name, action="store_const",
+                           const=not default, default=given, help="{} this (on by "
+                           "default): {}".format("turn off" if default else "turn on", h.help))
+    else:
+        group.add_argument(*flags, dest=prefix + h.name, type=h.type, default=given,
+                           metavar=h.type.__name__.upper(),
+                           help="{} (default: {})".format(h.help, default))
 
 
 def hyperparameters_from_args(args):
@@ -72,3 +103,40 @@ def hyperparameters_from_args(args):
         iba_tf.errors.InputError: a value out of its range (``--steps -1``, ``--beta inf``).
     """
     return validate(**{h.name: getattr(args, h.name) for h in HYPERPARAMETERS})
+
+
+def input_stage_from_args(args):
+    """InputIBA's input-stage options of parsed ``args``, checked.
+
+    Returns:
+        dict: ``{"input_settings": {...}, "prior_scale": float}`` (the options given; the
+        others keep their defaults) with ``--input-resolution``; ``{}`` without it.
+
+    Raises:
+        iba_tf.errors.InputError: an option given without ``--input-resolution`` (it would be
+            ignored), or a value out of its range (``--input-steps -1``, ``--prior-scale 2``).
+    """
+    given = {h: getattr(args, "input_" + h.name) for h in HYPERPARAMETERS
+             if getattr(args, "input_" + h.name) is not None}
+    flags = [input_flag(h.flags[0]) for h in given] + \
+        (["--prior-scale"] if args.prior_scale is not None else [])
+    if not args.input_resolution:
+        if flags:
+            raise InputError("{} {} InputIBA's input stage: add --input-resolution, or drop "
+                             "{}".format(", ".join(flags), "sets" if len(flags) == 1 else
+                                         "set", "it" if len(flags) == 1 else "them"))
+        return {}
+    for h, value in given.items():
+        if not h.check(value):
+            raise InputError("{}={!r} is invalid: it must be {}.".format(
+                input_flag(h.flags[0]), value, h.expected))
+    prior_scale = PRIOR_SCALE
+    if args.prior_scale is not None:
+        try:
+            prior_scale = check_prior_scale(args.prior_scale)
+        except InputError:
+            raise InputError("--prior-scale={!r} is invalid: it must be a number in [0, 1] (0: "
+                             "no guidance by stage 1, the plain input bottleneck).".format(
+                                 args.prior_scale)) from None
+    return {"input_settings": {h.name: value for h, value in given.items()},
+            "prior_scale": prior_scale}

@@ -8,7 +8,7 @@ from ..images import PREPROCESSING, list_images, load_image, preprocess
 from ..dataset.options import check_input_resolution
 from .common import (INPUT_RESOLUTION_NOTE, add_hyperparameter_arguments,
                      add_input_resolution_argument, add_layer_argument, add_model_arguments,
-                     hyperparameters_from_args, load_model)
+                     hyperparameters_from_args, input_stage_from_args, load_model)
 
 __all__ = ["add_parser", "run", "output_stems", "MIN_FIT_SAMPLES"]
 
@@ -38,7 +38,7 @@ def add_parser(subparsers):
                         "Readout Bottleneck (from 'iba-tf train-readout'): one pass per batch, "
                         "for the predicted class")
     add_input_resolution_argument(parser)
-    add_hyperparameter_arguments(parser, INPUT_RESOLUTION_NOTE)
+    add_hyperparameter_arguments(parser, INPUT_RESOLUTION_NOTE, input_stage=True)
     parser.set_defaults(run=run)
     return parser
 
@@ -52,7 +52,7 @@ def run(args):
     """
     import numpy as np
     check_input_resolution(args.input_resolution, args.readout)
-    hyperparameters = hyperparameters_from_args(args)
+    hyperparameters = dict(hyperparameters_from_args(args), **input_stage_from_args(args))
     stems = output_stems(args.images, args.out)
     model = load_model(args)
     images = read_images(args.images, model, args.grayscale, not args.no_resize)

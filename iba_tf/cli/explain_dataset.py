@@ -15,7 +15,7 @@ from ..errors import InputError
 from ..images import PREPROCESSING
 from .common import (INPUT_RESOLUTION_NOTE, add_hyperparameter_arguments,
                      add_input_resolution_argument, add_layer_argument, add_model_arguments,
-                     hyperparameters_from_args)
+                     hyperparameters_from_args, input_stage_from_args)
 
 __all__ = ["add_parser", "run", "EXIT_INTERRUPTED"]
 
@@ -74,7 +74,7 @@ def add_parser(subparsers):
     running.add_argument("--overwrite", action="store_true",
                          help="start a new file even if --out exists")
     running.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    add_hyperparameter_arguments(parser, INPUT_RESOLUTION_NOTE)
+    add_hyperparameter_arguments(parser, INPUT_RESOLUTION_NOTE, input_stage=True)
     parser.set_defaults(run=run)
     return parser
 
@@ -94,7 +94,7 @@ def run(args):
     options = DatasetOptions(**{name: value for name, value in vars(args).items()
                                 if name in fields})
     options = dataclasses.replace(options, hyperparameters=hyperparameters_from_args(args),
-                                  progress=not args.no_progress)
+                                  progress=not args.no_progress, **input_stage_from_args(args))
     try:
         summary = explain_dataset(args.model, args.source, args.out, options)
     except KeyboardInterrupt:

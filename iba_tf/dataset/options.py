@@ -52,6 +52,25 @@ def check_input_resolution(value, readout):
     return bool(value)
 
 
+def _input_stage(input_resolution, settings, prior_scale):
+    """``(input_settings, prior_scale)`` checked: all seven (typed) and a float with
+    ``input_resolution``; without it ``({}, None)``, and given values are refused."""
+    if not input_resolution:
+        if settings or prior_scale is not None:
+            raise DatasetError("input_settings and prior_scale set InputIBA's input stage: "
+                               "pass input_resolution=True (--input-resolution), or drop them")
+        return {}, None
+    if not isinstance(settings, dict):
+        raise DatasetError("input_settings={!r} is invalid: it must be a dict of IBA "
+                           "hyperparameters such as {{'beta': 10}}".format(settings))
+    try:
+        settings = hp.resolve(hp.INPUT_DEFAULTS, **settings)
+    except (TypeError, ValueError) as error:
+        raise DatasetError("input_settings: {}".format(error)) from None
+    return settings, hp.PRIOR_SCALE if prior_scale is None else hp.check_prior_scale(
+        prior_scale)
+
+
 @dataclasses.dataclass(frozen=True)
 class DatasetOptions:
     """How to explain a data set (everything but the model, the data and the output file).
@@ -86,6 +105,11 @@ class DatasetOptions:
             :class:`~iba_tf.tensorflow_v1.input_iba.InputIBA` (maps at the input's resolution,
             bits per input pixel); the hyperparameters set its stage 1, the feature
             bottleneck after ``layer``. Not with ``readout``.
+        input_settings (dict): hyperparameters of InputIBA's input stage (names as for
+            ``hyperparameters``; the others keep
+            :data:`~iba_tf.hyperparameters.INPUT_DEFAULTS`). Only with ``input_resolution``.
+        prior_scale (float): InputIBA's largest prior weight, in [0, 1] (None:
+            :data:`~iba_tf.hyperparameters.PRIOR_SCALE`). Only with ``input_resolution``.
         progress (bool): show a progress bar.
         log (callable): where messages go (None: nowhere).
     """
@@ -107,6 +131,8 @@ class DatasetOptions:
     custom_objects: tuple = ()
     readout: typing.Optional[str] = None
     input_resolution: bool = False
+    input_settings: dict = dataclasses.field(default_factory=dict)
+    prior_scale: typing.Optional[float] = None
     progress: bool = True
     log: typing.Optional[typing.Callable] = print
 
@@ -135,7 +161,8 @@ class DatasetOptions:
         ``resize`` becomes ``(height, width)`` or None, ``targets`` ``"label"``,
         ``"predicted"`` or a class index as a string, ``hyperparameters`` all seven (typed),
         ``custom_objects`` a tuple, ``readout`` an absolute path (or None),
-        ``input_resolution`` a bool and ``log`` a callable.
+        ``input_resolution`` a bool, ``input_settings`` all seven (typed) and ``prior_scale``
+        a float with ``input_resolution`` (``{}`` and None without) and ``log`` a callable.
 
         Raises:
             ~iba_tf.errors.InputError: naming the first bad value and what was expected.
@@ -157,9 +184,12 @@ class DatasetOptions:
             hyperparameters = hp.resolve(**self.hyperparameters)
         except TypeError as error:
             raise DatasetError(str(error))
+        input_settings, prior_scale = _input_stage(input_resolution, self.input_settings,
+                                                   self.prior_scale)
         return dataclasses.replace(
             self, workers=workers, chunk_size=chunk_size, fit_samples=fit_samples,
             tf_threads=tf_threads, hyperparameters=hyperparameters,
             resize=parse_size(self.resize), targets=parse_targets(self.targets),
             custom_objects=tuple(self.custom_objects or ()), readout=readout,
-            input_resolution=input_resolution, log=self.log or (lambda *args, **kwargs: None))
+            input_resolution=input_resolution, input_settings=input_settings,
+            prior_scale=prior_scale, log=self.log or (lambda *args, **kwargs: None))

@@ -18,7 +18,7 @@ import numpy as np
 
 import typing
 
-from ..hyperparameters import docstring_section
+from ..hyperparameters import INPUT_DEFAULTS, PRIOR_SCALE, docstring_section, resolve
 from ..utils import get_tqdm
 from .engines import DaskEngine, InProcessEngine, import_distributed
 from .errors import DatasetError
@@ -46,6 +46,12 @@ _RESUME_SETTINGS = collections.OrderedDict([
     ("targets", "--targets"), ("hyperparameters", "the IBA hyperparameters"),
     ("readout_sha256", "--readout (the readout file's SHA-256)")])
 
+# Settings of InputIBA's input stage, checked (after the method) to continue an input_iba file;
+# files from before their options hold none: they were made with the defaults.
+_INPUT_STAGE_SETTINGS = collections.OrderedDict([
+    ("input_hyperparameters", "input-stage hyperparameters (--input-beta, --input-steps, ...)"),
+    ("prior_scale", "--prior-scale")])
+
 # The ``method`` attribute of a file -> what made its maps.
 _METHODS = {"iba": "the Per-Sample Bottleneck (without --input-resolution)",
            "input_iba": "InputIBA (--input-resolution)",
@@ -54,6 +60,14 @@ _METHODS = {"iba": "the Per-Sample Bottleneck (without --input-resolution)",
 
 def _method(options):
     return "readout" if options.readout else "input_iba" if options.input_resolution else "iba"
+
+
+def _input_stage_attrs(input_settings, prior_scale):
+    """The attributes of InputIBA's input-stage settings (None, None: "", without InputIBA)."""
+    if input_settings is None:
+        return dict.fromkeys(_INPUT_STAGE_SETTINGS, "")
+    return {"input_hyperparameters": json.dumps(input_settings, sort_keys=True),
+            "prior_scale": repr(float(prior_scale))}
 
 
 def _stored_method(attrs):
@@ -109,6 +123,13 @@ def _check_resume(store, attrs, keys, layer):
         raise DatasetError("{} holds maps of {}, not of {}: a file is explained one way; {}"
                            .format(store.path, _METHODS.get(stored, stored),
                                    _METHODS[attrs["method"]], advice))
+    legacy = _input_stage_attrs(resolve(INPUT_DEFAULTS), PRIOR_SCALE) \
+        if stored == "input_iba" else _input_stage_attrs(None, None)
+    for name, what in _INPUT_STAGE_SETTINGS.items():
+        there, wanted = store.attrs.get(name, legacy[name]), attrs[name]
+        if str(there) != str(wanted):
+            raise DatasetError("{} was made with other {} ({} there, {} now); {}".format(
+                store.path, what, there, wanted, advice))
     if layer is not None and layer != store.attrs.get("layer"):
         raise DatasetError("{} was made with --layer {}, not {}; {}".format(
             store.path, store.attrs.get("layer"), layer, advice))
@@ -157,7 +178,9 @@ class _Run:
                    hyperparameters=tuple(sorted(options.hyperparameters.items())),
                    custom_objects=options.custom_objects, tf_threads=options.tf_threads,
                    readout=options.readout, readout_sha256=self.attrs["readout_sha256"],
-                   input_resolution=options.input_resolution)
+                   input_resolution=options.input_resolution,
+                   input_settings=tuple(sorted(options.input_settings.items())),
+                   prior_scale=options.prior_scale)
 
 
 def explain_dataset(model, source, out, options=None, **keywords):
@@ -245,7 +268,9 @@ def _attrs(model, data, options):
             "custom_objects": json.dumps(list(options.custom_objects)),
             "readout": options.readout or "",
             "readout_sha256": _sha256(options.readout) if options.readout else "",
-            "method": _method(options)}
+            "method": _method(options),
+            **_input_stage_attrs(options.input_settings if options.input_resolution else None,
+                                 options.prior_scale)}
 
 
 def _nothing_to_do(run, store):

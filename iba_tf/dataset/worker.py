@@ -53,6 +53,8 @@ class Job:
         readout_sha256 (str): its hash (part of the cache key).
         input_resolution (bool): explain with InputIBA (input-resolution maps); the
             hyperparameters set its feature stage.
+        input_settings (tuple): ``(name, value)`` pairs of InputIBA's input stage.
+        prior_scale (float): InputIBA's largest prior weight (None without InputIBA).
     """
     model: str
     model_sha256: str
@@ -67,13 +69,16 @@ class Job:
     readout: typing.Optional[str] = None
     readout_sha256: str = ""
     input_resolution: bool = False
+    input_settings: tuple = ()
+    prior_scale: typing.Optional[float] = None
 
     def model_key(self):
         """What identifies a loaded model and analyzer (threads and class indices do not;
         whether the predicted classes are explained does: it is the analyzer's mode)."""
         return (self.model, self.model_sha256, self.layer, self.custom_objects,
                 self.hyperparameters, self.targets == "predicted", self.readout,
-                self.readout_sha256, self.input_resolution)
+                self.readout_sha256, self.input_resolution, self.input_settings,
+                self.prior_scale)
 
 
 def _session_config(threads):
@@ -123,10 +128,13 @@ class Explainer:
         if job.readout:
             self.explainer = ReadoutModelAnalyzer.load(model, job.readout, job.layer)
         else:
-            kind = InputModelAnalyzer if job.input_resolution else ModelAnalyzer
+            kind, stage = ModelAnalyzer, {}
+            if job.input_resolution:
+                kind, stage = InputModelAnalyzer, dict(input_settings=dict(job.input_settings),
+                                                       prior_scale=job.prior_scale)
             self.explainer = kind.build(
                 model, job.layer, explain_predicted=job.targets == "predicted",
-                copy_session_config=config, **dict(job.hyperparameters))
+                copy_session_config=config, **dict(job.hyperparameters), **stage)
         self.analyzer = getattr(self.explainer, "analyzer", None)   # None for a readout
         self.info = {"input_shape": input_shape, "n_classes": self.explainer.n_classes,
                      "layer": self.explainer.layer,

@@ -10,12 +10,13 @@ from ..errors import InputError
 __all__ = ["INPUT_DEFAULTS", "PRIOR_SCALE", "STAGE_DEFAULTS", "prior_masks", "merged_settings",
            "stage_settings", "check_prior_scale", "Estimators"]
 
-#: defaults of the input stage; the feature stage uses ``hyperparameters.DEFAULTS``. 20 steps
-#: and a blur of 0.5 input pixels (1 px dilutes small regions; chosen on images the published
-#: evaluation does not use, see ``docs/input_iba.md``)
-INPUT_DEFAULTS = dict(hyperparameters.DEFAULTS, steps=20, smooth_std=0.5)
-#: the largest prior weight; < 1 keeps passing costly everywhere
-PRIOR_SCALE = 0.9
+#: defaults of the input stage (:data:`iba_tf.hyperparameters.INPUT_DEFAULTS`, defined there
+#: so that the command line needs no TensorFlow); the feature stage uses
+#: ``hyperparameters.DEFAULTS``
+INPUT_DEFAULTS = hyperparameters.INPUT_DEFAULTS
+#: the largest prior weight (:data:`iba_tf.hyperparameters.PRIOR_SCALE`); < 1 keeps passing
+#: costly everywhere
+PRIOR_SCALE = hyperparameters.PRIOR_SCALE
 #: the defaults of an InputIBA (both stages' hyperparameters and the prior's scale)
 STAGE_DEFAULTS = dict(feature=dict(hyperparameters.DEFAULTS), input=INPUT_DEFAULTS,
                       prior_scale=PRIOR_SCALE)
@@ -64,12 +65,9 @@ def merged_settings(defaults, feature_settings=None, input_settings=None, prior_
                 else check_prior_scale(prior_scale))
 
 
-def check_prior_scale(value):
-    """``value`` as a float in [0, 1], else InputError."""
-    if not hyperparameters.is_real(value) or not 0 <= value <= 1:
-        raise InputError("prior_scale={!r} is invalid: it must be a number in [0, 1] (0: no "
-                         "prior, the plain input bottleneck).".format(value))
-    return float(value)
+#: ``value`` as a float in [0, 1], else InputError
+#: (:func:`iba_tf.hyperparameters.check_prior_scale`)
+check_prior_scale = hyperparameters.check_prior_scale
 
 
 class Estimators:

@@ -20,6 +20,7 @@ from ..errors import InputError
 from .compat import keras
 from .innvestigate_analyzer import IBACopyInnvestigate
 from .input_iba import InputIBA
+from .input_prior import PRIOR_SCALE
 from .models import check_layer, default_feature_layer, is_softmax, model_wo_softmax
 
 __all__ = ["ModelAnalyzer", "InputModelAnalyzer", "ReadoutModelAnalyzer", "logits_of"]
@@ -57,7 +58,9 @@ class ModelAnalyzer:
                 (``neuron_selection_mode="max_activation"``); False: :meth:`explain` takes
                 the targets (``"index"``).
             copy_session_config: the config of the analyzer's session.
-            **hyperparameters: IBA hyperparameters (:mod:`iba_tf.hyperparameters`).
+            **hyperparameters: IBA hyperparameters (:mod:`iba_tf.hyperparameters`);
+                :class:`InputModelAnalyzer` also takes ``input_settings`` and
+                ``prior_scale`` (its input stage's).
 
         Raises:
             iba_tf.errors.InputError: no such layer, or a bad hyperparameter.
@@ -112,12 +115,14 @@ class InputModelAnalyzer(ModelAnalyzer):
     Stage 1 (the Per-Sample Bottleneck after :attr:`layer`) guides a bottleneck on the input
     itself; the maps are bits per input pixel (``docs/input_iba.md``). Same interface as
     :class:`ModelAnalyzer`: :meth:`ModelAnalyzer.build` (its IBA hyperparameters set stage 1;
-    the input stage keeps :data:`~iba_tf.tensorflow_v1.input_prior.INPUT_DEFAULTS`),
+    ``input_settings`` (a dict) and ``prior_scale`` set the input stage, whose defaults are
+    :data:`~iba_tf.tensorflow_v1.input_prior.INPUT_DEFAULTS` and ``PRIOR_SCALE``),
     ``analyzer.fit(x)`` estimates the feature and the input statistics,
     :meth:`ModelAnalyzer.explain` returns ``(maps, targets, predicted)``.
 
     Example:
-        >>> explainer = InputModelAnalyzer.build(load_keras_model("cnn.h5"), "conv2", steps=5)
+        >>> explainer = InputModelAnalyzer.build(load_keras_model("cnn.h5"), "conv2", steps=5,
+        ...                                      input_settings={"beta": 5}, prior_scale=0.5)
         >>> explainer.analyzer.fit(x_train[:500])
         >>> maps, targets, predicted = explainer.explain(x_test[:4])
     """
@@ -125,10 +130,13 @@ class InputModelAnalyzer(ModelAnalyzer):
     @staticmethod
     def _analyzer(logits, mode, layer, copy_session_config, hyperparameters):
         # the hyperparameters set stage 1 (the feature bottleneck after ``layer``); the input
-        # stage keeps input_prior.INPUT_DEFAULTS
+        # stage has its own (missing ones: input_prior.INPUT_DEFAULTS)
+        hyperparameters = dict(hyperparameters)
+        input_settings = hyperparameters.pop("input_settings", None)
+        prior_scale = hyperparameters.pop("prior_scale", PRIOR_SCALE)
         return InputIBA(logits, neuron_selection_mode=mode, feature_name=layer,
-                        feature_settings=hyperparameters,
-                        copy_session_config=copy_session_config)
+                        feature_settings=hyperparameters, input_settings=input_settings,
+                        prior_scale=prior_scale, copy_session_config=copy_session_config)
 
 
 def logits_of(model):
