@@ -66,7 +66,7 @@ class InputIBA(AnalyzerBase):
             ``hyperparameters.DEFAULTS``.
         input_settings (dict): hyperparameters of the input stage; missing ones take
             :data:`~iba_tf.tensorflow_v1.input_prior.INPUT_DEFAULTS` (the plain defaults, but
-            20 steps and ``smooth_std`` 0.5). Its ``smooth_std`` is in input pixels.
+            20 steps, ``batch_size`` 4, ``smooth_std`` 0.5). Its ``smooth_std`` is in input pixels.
         prior_scale (float): in [0, 1]; the prior mask is the stage-1 map scaled to
             ``[0, prior_scale]`` (0 switches the guidance off). Default
             :data:`~iba_tf.tensorflow_v1.input_prior.PRIOR_SCALE`.
