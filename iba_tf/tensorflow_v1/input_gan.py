@@ -131,6 +131,11 @@ class InputGAN:
     The head's variables are copied from the model's session; call :meth:`update_variables`
     after changing the model's weights. A graph-level seed of the model's graph seeds the
     GAN's noise and critic initialisation: equal seeds and inputs give equal masks.
+
+    Attributes:
+        graph (tf.Graph): the GAN's graph (the head's copy, generators, critics, steps).
+        session (tf.Session): its session.
+        input_shape, feature_shape (tuple): one input's and one feature map's shape.
     """
 
     def __init__(self, model_input, feature, session=None, config=None):
