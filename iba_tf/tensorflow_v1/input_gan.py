@@ -135,7 +135,8 @@ class InputGAN:
     Attributes:
         graph (tf.Graph): the GAN's graph (the head's copy, generators, critics, steps).
         session (tf.Session): its session.
-        input_shape, feature_shape (tuple): one input's and one feature map's shape.
+        input_shape (tuple): the shape of one input.
+        feature_shape (tuple): the shape of one feature map.
     """
 
     def __init__(self, model_input, feature, session=None, config=None):

@@ -266,8 +266,8 @@ class InputIBA(AnalyzerBase):
                 call (over the defaults).
             prior_scale (float): the prior's largest weight for this call.
             progbar (bool): a progress bar over the samples.
-            prior (str), gan_settings (dict): the prior's source and the GAN's settings for
-                this call.
+            prior (str): the prior's source for this call (``"feature"`` or ``"gan"``).
+            gan_settings (dict): the GAN's settings for this call (over the defaults).
 
         Returns:
             np.ndarray: bits per input pixel, ``(N, *spatial)`` (``X.shape`` with

@@ -18,16 +18,18 @@ __all__ = ["INPUT_DEFAULTS", "PRIOR_SCALE", "PRIORS", "GAN_DEFAULTS", "STAGE_DEF
 INPUT_DEFAULTS = dict(hyperparameters.DEFAULTS, steps=20, smooth_std=0.5)
 #: the largest prior weight; < 1 keeps passing costly everywhere
 PRIOR_SCALE = 0.9
-#: where the prior of the input stage comes from: ``"feature"``, the upsampled stage-1 map;
-#: ``"gan"``, the input mask of a generator fitted per input (:mod:`.input_gan`)
+#: the sources of the input stage's prior (``"feature"``, the upsampled stage-1 map, or
+#: ``"gan"``, the input mask of a generator fitted per input, :mod:`.input_gan`)
 PRIORS = ("feature", "gan")
 #: settings of the GAN stage (``prior="gan"``): ``iterations`` generator steps, each after
 #: ``critic_steps`` critic steps on ``batch_size`` real and generated feature maps; RMSprop
 #: with ``learning_rate`` (critic), ``mask_learning_rate`` (the mask's logits) and
 #: ``noise_learning_rate`` (the generator's noise mean and std, relative to the input's std);
-#: the critic's weights are clipped to ``[-clip, clip]``. Smaller than the authors' (about
-#: 1400 critic and 280 generator steps, batch 32, critic rate 5e-5): see docs/input_iba.md
-GAN_DEFAULTS = dict(iterations=40, critic_steps=5, batch_size=16, learning_rate=5e-4,
+#: the critic's weights are clipped to ``[-clip, clip]``. Far fewer steps than the authors'
+#: (about 1400 critic and 400 generator steps, batch 32, critic rate 5e-5), larger rates (the
+#: mask's logits can move 1.0 against their 1.6); 40 generator steps cost 3.5x more and scored
+#: the same on the selection images, see docs/input_iba.md
+GAN_DEFAULTS = dict(iterations=10, critic_steps=5, batch_size=16, learning_rate=5e-4,
                     mask_learning_rate=0.02, noise_learning_rate=0.02, clip=0.1)
 _GAN_RULES = dict(
     iterations=(lambda v: hyperparameters.is_int(v) and v >= 0,
