@@ -44,8 +44,8 @@ def test_the_mask_starts_at_the_stage1_prior_and_training_moves_it(fitted):
     expected = start_of(feature_maps)
     assert trained.shape == (2, 16, 16) and np.isfinite(trained).all()
     assert trained.min() >= 0 and trained.max() <= 1
-    # a real change: on average more than a tenth of the mask's range per pixel
-    assert np.abs(trained - expected).mean() > 0.1, np.abs(trained - expected).mean()
+    # a real change (seen: 0.12-0.13 per pixel on average, against < 1e-5 without training)
+    assert np.abs(trained - expected).mean() > 0.05, np.abs(trained - expected).mean()
 
 
 def test_prior_gan_gives_finite_bits_per_pixel_and_is_saved(fitted, tmp_path):
