@@ -142,3 +142,20 @@ def test_the_gan_and_input_map_finds_a_region_smaller_than_one_feature_pixel():
     # most of the map's bits lie in the 4 pixels of the region (1.6% of the image)
     assert input_map[REGION].sum() > 0.5 * input_map.sum(), (
         input_map[REGION].sum(), input_map.sum())
+
+
+def test_last_restriction_is_the_last_analysis_mask_and_statistics(fitted):
+    model, analyzer, x = fitted
+    copy = analyzer.feature_copy
+    fresh = InputIBA(model, feature_name="feature", feature_settings=FAST)
+    with pytest.raises(RuntimeError, match="call analyze"):
+        fresh.feature_copy.last_restriction()
+    analyzer.feature_maps(x[:3], np.array([0, 1, 2]), analyzer.get_default()["feature"])
+    restriction = copy.last_restriction()
+    assert restriction["lambda"].shape == (3, 4, 4, 4)
+    assert 0 <= restriction["lambda"].min() and restriction["lambda"].max() <= 1
+    # the optimisation moved the mask away from its start, sigmoid(5)
+    assert np.abs(restriction["lambda"] - 1 / (1 + np.exp(-5.))).max() > 0.1
+    np.testing.assert_allclose(restriction["mean"], copy.estimator.mean(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(restriction["std"], np.maximum(copy.estimator.std(), 0.01),
+                               rtol=1e-4, atol=1e-6)
