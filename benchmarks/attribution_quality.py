@@ -93,6 +93,9 @@ def parse_args(argv=None):
     parser.add_argument("--input-betas", default="10", help="InputIBA's input-stage betas")
     parser.add_argument("--input-steps", type=int, default=None,
                         help="InputIBA's input-stage steps (default: INPUT_DEFAULTS)")
+    parser.add_argument("--prior", default="feature", choices=["feature", "gan"],
+                        help="InputIBA's prior: the upsampled feature map or the mask of a GAN "
+                             "fitted per input (GAN_DEFAULTS; docs/input_iba.md)")
     parser.add_argument("--no-refit", action="store_true",
                         help="sanity check: keep IBA's statistics of the trained model")
     parser.add_argument("--mnist-tile", type=int, default=4, help="tile size on 28x28 digits")
@@ -175,10 +178,12 @@ def input_iba_methods(model, layer, betas, fit_data, args):
                 input_settings["steps"] = args.input_steps
             analyzer = InputIBA(model, neuron_selection_mode="index", feature_name=layer,
                                 feature_settings=dict(beta=betas[0], steps=args.iba_steps),
-                                input_settings=input_settings)
+                                input_settings=input_settings, prior=args.prior)
             analyzer.fit(fit_data)
             return analyzer
-        methods.append(Method("InputIBA beta={:g}".format(input_beta), build,
+        name = "InputIBA beta={:g}{}".format(input_beta,
+                                              ", GAN prior" if args.prior == "gan" else "")
+        methods.append(Method(name, build,
                               refit_data=None if args.no_refit else fit_data))
     return methods
 

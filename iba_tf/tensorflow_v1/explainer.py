@@ -47,6 +47,7 @@ class BottleneckMethods:
         self._collected = set()
         self._report = None
         self._analyzed = False
+        self._restriction = None    # the ops of last_restriction, built on first use
         self.in_graph_loop = True
         self.loop_fallback = None
         self._loops = {}
@@ -266,6 +267,33 @@ class BottleneckMethods:
                 self._loops[key] = None
                 self.loop_fallback = str(error)
         return self._loops[key]
+
+    def last_restriction(self, session=None):
+        """The mask and noise statistics of the last analysis, as numpy arrays.
+
+        ``Z = lambda * R + (1 - lambda) * (mean + std * eps)`` on active neurons (inactive
+        ones give 0), as in the optimisation; InputIBA's GAN stage draws its "real" samples
+        so.
+
+        Returns:
+            dict: ``lambda`` (the final blurred mask, one row per explained sample),
+            ``mean``, ``std`` (clamped by ``min_std``) and ``active``, feature-shaped.
+
+        Raises:
+            RuntimeError: before the first analysis.
+        """
+        if not self._analyzed:
+            raise RuntimeError("last_restriction reads the mask of the last analysis: call "
+                               "analyze(...) first.")
+        if self._restriction is None:
+            bottleneck = self._bottleneck
+            with bottleneck.alpha.graph.as_default():
+                state = bottleneck.state()
+                tensors = {"lambda": bottleneck.lambdas()[1], "mean": state.mean,
+                           "std": state.std, "active": state.active}
+            object.__setattr__(self, "_restriction", tensors)
+        with self._lock:
+            return self._bottleneck_session(session).run(self._restriction)
 
     @contextlib.contextmanager
     def restrict_flow(self, session=None):

@@ -1,20 +1,22 @@
 """InputIBA: a bottleneck on the model's input, guided by the feature-level bottleneck.
 
 After Zhang et al., "Fine-Grained Neural Network Explanation by Identifying Input Features
-with Predictive Information" (NeurIPS 2021). Two stages per input, both on graph copies
-(:class:`~iba_tf.IBACopy`), so the user's model is never edited:
+with Predictive Information" (NeurIPS 2021). Per input, on graph copies (the user's model is
+never edited):
 
-1. the Per-Sample Bottleneck at a feature layer (as ``"iba"``) gives the feature map's
-   capacity, upsampled to the input (bits per pixel);
-2. a second bottleneck on the input itself (noise from the per-pixel input statistics, the
+1. the Per-Sample Bottleneck at a feature layer (as ``"iba"``, an :class:`~iba_tf.IBACopy`)
+   gives the feature map's capacity, upsampled to the input (bits per pixel);
+2. the prior mask: that map scaled to ``[0, prior_scale]`` (``prior="feature"``, the
+   default), or (``prior="gan"``) the input mask of a per-input Wasserstein GAN that starts
+   from it and learns to make the feature bottleneck's restricted features
+   (:mod:`~iba_tf.tensorflow_v1.input_gan`), scaled likewise;
+3. a second bottleneck on the input itself (noise from the per-pixel input statistics, the
    blur of its mask in input pixels) is optimised with the model loss plus beta x an
-   information term that is taken relative to a prior mask: the stage-1 map, scaled to
-   ``[0, prior_scale]`` (``ops.prior_capacity``).
+   information term that is taken relative to the prior mask (``ops.prior_capacity``).
 
 The map is the input bottleneck's capacity (relative to the data distribution) summed over
-the input's channels, in bits per input pixel. The paper's GAN stage (a per-input
-generative model whose mask replaces the upsampled feature map as the prior) is not built;
-``docs/input_iba.md`` says why and what else departs from the paper.
+the input's channels, in bits per input pixel. ``docs/input_iba.md`` says what departs from
+the paper.
 """
 import numpy as np
 from innvestigate.analyzer.base import AnalyzerBase
@@ -28,6 +30,7 @@ from .compat import keras, require_graph_mode
 from .copy import IBACopy
 from .innvestigate_analyzer import (IGNORED_FIT_KEYWORDS, _BASE_HAS_SELECTION, _check_arguments,
                                     read_saved_analyzer)
+from .input_gan import InputGAN, channel_statistics
 from .input_prior import PRIOR_SCALE, STAGE_DEFAULTS, Estimators, merged_settings, prior_masks
 from .models import feature_tensor
 
@@ -67,9 +70,13 @@ class InputIBA(AnalyzerBase):
         input_settings (dict): hyperparameters of the input stage; missing ones take
             :data:`~iba_tf.tensorflow_v1.input_prior.INPUT_DEFAULTS` (the plain defaults, but
             20 steps, ``batch_size`` 4, ``smooth_std`` 0.5). Its ``smooth_std`` is in input pixels.
-        prior_scale (float): in [0, 1]; the prior mask is the stage-1 map scaled to
-            ``[0, prior_scale]`` (0 switches the guidance off). Default
+        prior_scale (float): in [0, 1]; the prior mask is the stage-1 map (or the GAN's
+            mask) scaled to ``[0, prior_scale]`` (0 switches the guidance off). Default
             :data:`~iba_tf.tensorflow_v1.input_prior.PRIOR_SCALE`.
+        prior (str): ``"feature"`` (the upsampled stage-1 map) or ``"gan"`` (the mask of a
+            GAN fitted per input, :class:`~iba_tf.tensorflow_v1.input_gan.InputGAN`).
+        gan_settings (dict): settings of the GAN stage; missing ones take
+            :data:`~iba_tf.tensorflow_v1.input_prior.GAN_DEFAULTS`.
         session: the model's session; None uses Keras' session.
         copy_session_config: config of the two copies' sessions.
         output (str): ``"saliency"``: bits per input pixel ``(N, H, W)``; ``"input"``: the
@@ -88,7 +95,7 @@ class InputIBA(AnalyzerBase):
     def __init__(self, model, neuron_selection_mode="max_activation", feature_name=None,
                  feature_settings=None, input_settings=None, prior_scale=PRIOR_SCALE,
                  session=None, copy_session_config=None, output="saliency",
-                 disable_model_checks=False):
+                 disable_model_checks=False, prior="feature", gan_settings=None):
         require_graph_mode("InputIBA")
         _check_arguments(model, neuron_selection_mode, output)
         shape = keras.backend.int_shape(model.inputs[0])
@@ -98,8 +105,10 @@ class InputIBA(AnalyzerBase):
                 "channels); {} takes {}. Explain a dense-input model with 'iba'."
                 .format(model.name, [keras.backend.int_shape(t) for t in model.inputs]))
         self._defaults = merged_settings(STAGE_DEFAULTS, feature_settings, input_settings,
-                                         prior_scale)
+                                         prior_scale, prior, gan_settings)
         feature = feature_tensor(model, feature_name)
+        self._gan, self._gan_arguments = None, (model.input, feature, session,
+                                                copy_session_config)
         graph = model.output.graph
         self._feature_copy = IBACopy(feature, model.output, graph=graph, session=session,
                                      copy_session_config=copy_session_config,
@@ -137,16 +146,19 @@ class InputIBA(AnalyzerBase):
         return self._input_copy
 
     # ------------------------------------------------------------------ settings
-    def set_default(self, feature_settings=None, input_settings=None, prior_scale=None):
-        """Updates the defaults of either stage (dicts of hyperparameters) or the prior."""
+    def set_default(self, feature_settings=None, input_settings=None, prior_scale=None,
+                    prior=None, gan_settings=None):
+        """Updates the defaults of the stages (dicts of settings) or the prior."""
         self._defaults = merged_settings(self._defaults, feature_settings, input_settings,
-                                         prior_scale)
+                                         prior_scale, prior, gan_settings)
 
     def get_default(self):
-        """Returns ``{"feature": {...}, "input": {...}, "prior_scale": float}``."""
+        """Returns ``{"feature": {...}, "input": {...}, "prior_scale": float, "prior": str,
+        "gan": {...}}``."""
         return dict(feature=dict(self._defaults["feature"]),
                     input=dict(self._defaults["input"]),
-                    prior_scale=self._defaults["prior_scale"])
+                    prior_scale=self._defaults["prior_scale"], prior=self._defaults["prior"],
+                    gan=dict(self._defaults["gan"]))
 
     # ------------------------------------------------------------------ statistics, weights
     @property
@@ -156,9 +168,20 @@ class InputIBA(AnalyzerBase):
         return Estimators(self._feature_copy.estimator, self._input_copy.estimator)
 
     def update_variables(self):
-        """Copies the model's current weights into both copies (after you change them)."""
+        """Copies the model's current weights into the copies (after you change them)."""
         self._feature_copy.update_variables()
         self._input_copy.update_variables()
+        if self._gan is not None:
+            self._gan.update_variables()
+
+    @property
+    def gan(self):
+        """The :class:`~iba_tf.tensorflow_v1.input_gan.InputGAN` of stage 2 (built on first
+        use)."""
+        if self._gan is None:
+            model_input, feature, session, config = self._gan_arguments
+            self._gan = InputGAN(model_input, feature, session=session, config=config)
+        return self._gan
 
     def state_dict(self):
         """Returns ``{"feature": ..., "input": ...}``: each copy's ``IBACopy.state_dict()``
@@ -230,7 +253,8 @@ class InputIBA(AnalyzerBase):
         return check_targets(neuron_selection, len(X), n_classes, name="neuron_selection")
 
     def analyze(self, X, neuron_selection=None, return_predictions=False, feature_settings=None,
-                input_settings=None, prior_scale=None, progbar=False):
+                input_settings=None, prior_scale=None, progbar=False, prior=None,
+                gan_settings=None):
         """Returns one input-resolution map per sample of ``X``, each for its own target.
 
         Args:
@@ -242,6 +266,8 @@ class InputIBA(AnalyzerBase):
                 call (over the defaults).
             prior_scale (float): the prior's largest weight for this call.
             progbar (bool): a progress bar over the samples.
+            prior (str): the prior's source for this call (``"feature"`` or ``"gan"``).
+            gan_settings (dict): the GAN's settings for this call (over the defaults).
 
         Returns:
             np.ndarray: bits per input pixel, ``(N, *spatial)`` (``X.shape`` with
@@ -253,7 +279,7 @@ class InputIBA(AnalyzerBase):
         X = self._checked(X, "analyze")
         targets = self._targets(X, neuron_selection)
         settings = merged_settings(self._defaults, feature_settings, input_settings,
-                                   prior_scale)
+                                   prior_scale, prior, gan_settings)
         maps, logits = [], []
         with get_tqdm()(total=len(X), disable=not progbar, desc="InputIBA",
                         unit="sample") as bar:
@@ -284,9 +310,32 @@ class InputIBA(AnalyzerBase):
                          for c in capacity])
         return maps, logits, targets
 
+    def gan_masks(self, X, feature_maps, settings):
+        """Stage 2: the input masks of GANs fitted to the last feature analysis (of ``X``).
+
+        Args:
+            X: the inputs the feature stage just explained.
+            feature_maps: their stage-1 maps (the masks start from them).
+            settings (dict): the GAN settings.
+
+        Returns:
+            np.ndarray: ``(n, *spatial)`` masks in [0, 1].
+        """
+        noise = channel_statistics(self._input_copy.estimator.mean(),
+                                   self._input_copy.estimator.std())
+        return self.gan.fit(X, prior_masks(feature_maps, 1, 1.)[..., 0],
+                            self._feature_copy.last_restriction(),
+                            self._feature_copy.get_feature({self._model.input: X}), noise,
+                            settings)
+
     def _analyze_batch(self, X, targets, settings):
         feature_maps, logits, targets = self.feature_maps(X, targets, settings["feature"])
-        prior = prior_masks(feature_maps, X.shape[-1], settings["prior_scale"])
+        if settings["prior"] == "gan":
+            masks = self.gan_masks(X, feature_maps, settings["gan"])
+            prior = np.repeat(settings["prior_scale"] * masks[..., None], X.shape[-1],
+                              axis=-1).astype(np.float32)
+        else:
+            prior = prior_masks(feature_maps, X.shape[-1], settings["prior_scale"])
         copy = self._input_copy
         inputs, fed = copy.original_values({self._model.input: X})
         capacity = copy.analyze_values(
@@ -312,7 +361,9 @@ class InputIBA(AnalyzerBase):
         kwargs = dict(neuron_selection_mode=selection("neuron_selection_mode"),
                       feature_name=state.pop("feature_name"), output=state.pop("output"),
                       feature_settings=defaults["feature"], input_settings=defaults["input"],
-                      prior_scale=defaults["prior_scale"])
+                      prior_scale=defaults["prior_scale"],
+                      # files written before the GAN stage lack these two
+                      prior=defaults.get("prior", "feature"), gan_settings=defaults.get("gan"))
         kwargs.update(super()._state_to_kwargs(state))
         return kwargs
 

@@ -1,14 +1,16 @@
-"""The settings and the prior of InputIBA's two stages (no TensorFlow here).
+"""The settings and the prior of InputIBA's stages (no TensorFlow here).
 
-See :mod:`iba_tf.tensorflow_v1.input_iba` and ``docs/input_iba.md``.
+See :mod:`iba_tf.tensorflow_v1.input_iba`, :mod:`iba_tf.tensorflow_v1.input_gan` and
+``docs/input_iba.md``.
 """
 import numpy as np
 
 from .. import hyperparameters
 from ..errors import InputError
 
-__all__ = ["INPUT_DEFAULTS", "PRIOR_SCALE", "STAGE_DEFAULTS", "prior_masks", "merged_settings",
-           "stage_settings", "check_prior_scale", "Estimators"]
+__all__ = ["INPUT_DEFAULTS", "PRIOR_SCALE", "PRIORS", "GAN_DEFAULTS", "STAGE_DEFAULTS",
+           "prior_masks", "merged_settings", "stage_settings", "check_prior_scale", "check_prior",
+           "gan_settings", "Estimators"]
 
 #: defaults of the input stage (:data:`iba_tf.hyperparameters.INPUT_DEFAULTS`, defined there
 #: so that the command line needs no TensorFlow); the feature stage uses
@@ -17,9 +19,35 @@ INPUT_DEFAULTS = hyperparameters.INPUT_DEFAULTS
 #: the largest prior weight (:data:`iba_tf.hyperparameters.PRIOR_SCALE`); < 1 keeps passing
 #: costly everywhere
 PRIOR_SCALE = hyperparameters.PRIOR_SCALE
-#: the defaults of an InputIBA (both stages' hyperparameters and the prior's scale)
+#: the sources of the input stage's prior (``"feature"``, the upsampled stage-1 map, or
+#: ``"gan"``, the input mask of a generator fitted per input, :mod:`.input_gan`)
+PRIORS = ("feature", "gan")
+#: settings of the GAN stage (``prior="gan"``): ``iterations`` generator steps, each after
+#: ``critic_steps`` critic steps on ``batch_size`` real and generated feature maps; RMSprop
+#: with ``learning_rate`` (critic), ``mask_learning_rate`` (the mask's logits) and
+#: ``noise_learning_rate`` (the generator's noise mean and std, relative to the input's std);
+#: the critic's weights are clipped to ``[-clip, clip]``. Far fewer steps than the authors'
+#: (about 1400 critic and 400 generator steps, batch 32, critic rate 5e-5), larger rates (the
+#: mask's logits can move 1.0 against their 1.6); 40 generator steps cost 3.5x more and scored
+#: the same on the selection images, see docs/input_iba.md
+GAN_DEFAULTS = dict(iterations=10, critic_steps=5, batch_size=16, learning_rate=5e-4,
+                    mask_learning_rate=0.02, noise_learning_rate=0.02, clip=0.1)
+_GAN_RULES = dict(
+    iterations=(lambda v: hyperparameters.is_int(v) and v >= 0,
+                "an int >= 0 (generator steps; 0 keeps the stage-1 prior)"),
+    critic_steps=(lambda v: hyperparameters.is_int(v) and v >= 1, "an int >= 1"),
+    batch_size=(lambda v: hyperparameters.is_int(v) and v >= 1, "an int >= 1"),
+    learning_rate=(lambda v: _finite_real(v) and v > 0, "a finite number > 0"),
+    mask_learning_rate=(lambda v: _finite_real(v) and v >= 0, "a finite number >= 0"),
+    noise_learning_rate=(lambda v: _finite_real(v) and v >= 0, "a finite number >= 0"),
+    clip=(lambda v: _finite_real(v) and v > 0, "a finite number > 0"))
+#: the defaults of an InputIBA (the stages' settings, the prior's kind and scale)
 STAGE_DEFAULTS = dict(feature=dict(hyperparameters.DEFAULTS), input=INPUT_DEFAULTS,
-                      prior_scale=PRIOR_SCALE)
+                      prior_scale=PRIOR_SCALE, prior="feature", gan=GAN_DEFAULTS)
+
+
+def _finite_real(value):
+    return hyperparameters.is_real(value) and np.isfinite(value)
 
 
 def prior_masks(feature_maps, channels, scale):
@@ -52,17 +80,56 @@ def stage_settings(defaults, given, what):
         raise InputError("{}: {}".format(what, error)) from None
 
 
-def merged_settings(defaults, feature_settings=None, input_settings=None, prior_scale=None):
-    """``defaults`` (as :data:`STAGE_DEFAULTS`) with the given overrides, checked; a new dict.
+def gan_settings(defaults, given):
+    """``defaults`` (as :data:`GAN_DEFAULTS`) updated with the dict ``given``, checked.
 
     Raises:
-        iba_tf.errors.InputError: a bad or unknown hyperparameter (naming its stage) or a
-            ``prior_scale`` outside [0, 1].
+        iba_tf.errors.InputError: naming an unknown name or a bad value and what it must be.
+    """
+    if given is None:
+        return dict(defaults)
+    if not isinstance(given, dict):
+        raise InputError("gan_settings={!r} is invalid: it must be a dict such as "
+                         "{{'iterations': 20}} (names: {}).".format(given, ", ".join(_GAN_RULES)))
+    merged = dict(defaults)
+    for name, value in given.items():
+        if name not in _GAN_RULES:
+            raise InputError("gan_settings: unknown setting {!r}; the GAN stage takes {}."
+                             .format(name, ", ".join(_GAN_RULES)))
+        check, expected = _GAN_RULES[name]
+        if not check(value):
+            raise InputError("gan_settings: {}={!r} is invalid: it must be {}.".format(
+                name, value, expected))
+        merged[name] = value
+    return merged
+
+
+def check_prior(value):
+    """``value`` if it is one of :data:`PRIORS`, else InputError."""
+    if value not in PRIORS:
+        raise InputError("prior={!r} is invalid: it must be one of {} ('feature': the upsampled "
+                         "feature map, 'gan': the mask of a generator fitted per input)."
+                         .format(value, ", ".join(repr(p) for p in PRIORS)))
+    return value
+
+
+def merged_settings(defaults, feature_settings=None, input_settings=None, prior_scale=None,
+                    prior=None, gan=None):
+    """``defaults`` (as :data:`STAGE_DEFAULTS`) with the given overrides, checked; a new dict.
+
+    ``gan`` is a dict of GAN settings (:data:`GAN_DEFAULTS`); ``prior`` one of
+    :data:`PRIORS`.
+
+    Raises:
+        iba_tf.errors.InputError: a bad or unknown hyperparameter (naming its stage), a
+            ``prior_scale`` outside [0, 1], an unknown ``prior``.
     """
     return dict(feature=stage_settings(defaults["feature"], feature_settings, "feature_settings"),
                 input=stage_settings(defaults["input"], input_settings, "input_settings"),
                 prior_scale=defaults["prior_scale"] if prior_scale is None
-                else check_prior_scale(prior_scale))
+                else check_prior_scale(prior_scale),
+                prior=defaults["prior"] if prior is None else check_prior(prior),
+                gan=gan_settings(defaults["gan"], gan))
 
 
 #: ``value`` as a float in [0, 1], else InputError
