@@ -4,8 +4,9 @@ Keras builds Dropout and BatchNormalization as a ``tf.cond`` on the learning pha
 ``Switch``/``Merge`` ops; Keras 2.14 on TensorFlow 2: a functional ``If`` op), which a
 ``tf.while_loop`` body cannot import (the branches need the control-flow contexts that
 ``tf.import_graph_def`` does not restore). While explaining, the learning phase is its default,
-False: the conditional always takes the same branch. :func:`fold_conditionals` rewrites the
-tail's GraphDef with that branch alone, so such models get the in-graph loop too.
+False: the conditional always takes the same branch. :class:`Folded` keeps that branch alone
+(``graph.loop_body_tail`` writes the GraphDef of the loop body from it), so such models get
+the in-graph loop too.
 
 A predicate is known when it is (through ``Identity`` ops) a ``PlaceholderWithDefault`` of a
 constant boolean, as Keras' learning phase is; the fold assumes that default. Feeding the
@@ -16,7 +17,7 @@ import numpy as np
 
 from .compat import tf
 
-__all__ = ["Folded", "fold_conditionals", "known_predicate", "assumption_holds"]
+__all__ = ["Folded", "known_predicate", "assumption_holds", "DEAD"]
 
 SWITCH_TYPES = ("Switch", "RefSwitch")
 MERGE_TYPES = ("Merge", "RefMerge")
