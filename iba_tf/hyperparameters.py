@@ -21,8 +21,9 @@ import textwrap
 from .errors import InputError
 
 __all__ = ["Hyperparameter", "HYPERPARAMETERS", "DEFAULTS", "INPUT_DEFAULTS", "PRIOR_SCALE",
-           "ALIASES", "validate", "merge", "resolve", "check_prior_scale", "docstring_section",
-           "is_int", "is_real"]
+           "PRIORS", "GAN_SETTINGS", "GAN_DEFAULTS", "ALIASES", "validate", "merge", "resolve",
+           "check_prior_scale", "check_prior", "gan_settings", "docstring_section", "is_int",
+           "is_real"]
 
 
 def is_int(value):
@@ -88,6 +89,43 @@ DEFAULTS = {h.name: h.default for h in HYPERPARAMETERS}
 INPUT_DEFAULTS = dict(DEFAULTS, steps=20, batch_size=4, smooth_std=0.5)
 #: InputIBA's largest prior weight (``prior_scale``); < 1 keeps passing costly everywhere
 PRIOR_SCALE = 0.9
+
+#: the sources of InputIBA's prior (``prior``): ``"feature"``, the upsampled stage-1 map, or
+#: ``"gan"``, the input mask of a generator fitted per input
+#: (:mod:`iba_tf.tensorflow_v1.input_gan`)
+PRIORS = ("feature", "gan")
+
+#: settings of InputIBA's GAN stage (``prior="gan"``), as :class:`Hyperparameter` records
+#: (``flags``: the ``iba-tf`` option): ``iterations`` generator steps, each after
+#: ``critic_steps`` critic steps on ``batch_size`` real and generated feature maps; RMSprop
+#: with ``learning_rate`` (critic), ``mask_learning_rate`` (the mask's logits) and
+#: ``noise_learning_rate`` (the generator's noise mean and std, relative to the input's std);
+#: the critic's weights are clipped to ``[-clip, clip]``. Far fewer steps than the authors'
+#: (about 1400 critic and 400 generator steps, batch 32, critic rate 5e-5), larger rates (the
+#: mask's logits can move 1.0 against their 1.6); 40 generator steps cost 3.5x more and scored
+#: the same on the selection images, see ``docs/input_iba.md``
+GAN_SETTINGS = (
+    Hyperparameter("iterations", 10, int, lambda v: is_int(v) and v >= 0,
+                   "an int >= 0 (generator steps; 0 keeps the stage-1 prior)",
+                   "generator steps (0: the stage-1 prior)", ("--gan-iterations",)),
+    Hyperparameter("critic_steps", 5, int, lambda v: is_int(v) and v >= 1, "an int >= 1",
+                   "critic steps before each generator step", ("--gan-critic-steps",)),
+    Hyperparameter("batch_size", 16, int, lambda v: is_int(v) and v >= 1, "an int >= 1",
+                   "real and generated feature maps per step", ("--gan-batch-size",)),
+    Hyperparameter("learning_rate", 5e-4, float, lambda v: _finite(v) and v > 0,
+                   "a finite number > 0", "the critic's RMSprop learning rate", ("--gan-lr",)),
+    Hyperparameter("mask_learning_rate", 0.02, float, lambda v: _finite(v) and v >= 0,
+                   "a finite number >= 0", "learning rate of the generator's mask logits",
+                   ("--gan-mask-lr",)),
+    Hyperparameter("noise_learning_rate", 0.02, float, lambda v: _finite(v) and v >= 0,
+                   "a finite number >= 0", "learning rate of the generator's noise mean and "
+                   "std", ("--gan-noise-lr",)),
+    Hyperparameter("clip", 0.1, float, lambda v: _finite(v) and v > 0, "a finite number > 0",
+                   "the critic's weights are clipped to [-this, this]", ("--gan-clip",)),
+)
+_GAN_BY_NAME = collections.OrderedDict((g.name, g) for g in GAN_SETTINGS)
+#: the defaults of :data:`GAN_SETTINGS` (name -> value)
+GAN_DEFAULTS = {g.name: g.default for g in GAN_SETTINGS}
 
 # name -> (test, what the value must be): the seven above and the PyTorch port's own settings
 _RULES = dict({h.name: (h.check, h.expected) for h in HYPERPARAMETERS}, **{
@@ -158,6 +196,45 @@ def check_prior_scale(value):
         raise InputError("prior_scale={!r} is invalid: it must be a number in [0, 1] (0: no "
                          "prior, the plain input bottleneck).".format(value))
     return float(value)
+
+
+def check_prior(value):
+    """``value`` (InputIBA's ``prior``) if it is one of :data:`PRIORS`.
+
+    Raises:
+        iba_tf.errors.InputError: anything else.
+    """
+    if not isinstance(value, str) or value not in PRIORS:
+        raise InputError("prior={!r} is invalid: it must be one of {} ('feature': the upsampled "
+                         "feature map, 'gan': the mask of a generator fitted per input)."
+                         .format(value, ", ".join(repr(p) for p in PRIORS)))
+    return value
+
+
+def gan_settings(defaults, given):
+    """``defaults`` (as :data:`GAN_DEFAULTS`) updated with the dict ``given``, checked; a new
+    dict (None: a copy of ``defaults``). Given values keep their type.
+
+    Raises:
+        iba_tf.errors.InputError: naming an unknown name or a bad value and what it must be.
+    """
+    if given is None:
+        return dict(defaults)
+    if not isinstance(given, dict):
+        raise InputError("gan_settings={!r} is invalid: it must be a dict such as "
+                         "{{'iterations': 20}} (names: {}).".format(
+                             given, ", ".join(_GAN_BY_NAME)))
+    merged = dict(defaults)
+    for name, value in given.items():
+        if name not in _GAN_BY_NAME:
+            raise InputError("gan_settings: unknown setting {!r}; the GAN stage takes {}."
+                             .format(name, ", ".join(_GAN_BY_NAME)))
+        setting = _GAN_BY_NAME[name]
+        if not setting.check(value):
+            raise InputError("gan_settings: {}={!r} is invalid: it must be {}.".format(
+                name, value, setting.expected))
+        merged[name] = value
+    return merged
 
 
 def docstring_section(names=None, indent=8, width=96):

@@ -161,6 +161,40 @@ def test_input_stage_options_without_input_resolution_are_refused(files, tmp_pat
     assert not os.listdir(str(tmp_path))
 
 
+GAN = ["--input-resolution", "--input-prior", "gan"]
+
+
+@pytest.mark.parametrize("option, value, expected", [
+    ("--gan-iterations", "-1", "--gan-iterations=-1 is invalid: it must be an int >= 0"),
+    ("--gan-critic-steps", "0", "--gan-critic-steps=0 is invalid: it must be an int >= 1"),
+    ("--gan-batch-size", "0", "--gan-batch-size=0 is invalid: it must be an int >= 1"),
+    ("--gan-lr", "0", "--gan-lr=0.0 is invalid: it must be a finite number > 0"),
+    ("--gan-lr", "nan", "--gan-lr=nan is invalid: it must be a finite number > 0"),
+    ("--gan-mask-lr", "-1", "--gan-mask-lr=-1.0 is invalid: it must be a finite number >= 0"),
+    ("--gan-noise-lr", "inf", "--gan-noise-lr=inf is invalid: it must be a finite number"),
+    ("--gan-clip", "0", "--gan-clip=0.0 is invalid: it must be a finite number > 0")])
+def test_bad_gan_options_are_refused_by_both_commands(files, tmp_path, capsys, option, value,
+                                                      expected):
+    for argv in _commands(tmp_path, files):
+        assert expected in _error(argv + GAN + [option, value], capsys)
+    assert not os.listdir(str(tmp_path))
+
+
+def test_gan_options_without_the_gan_prior_are_refused(files, tmp_path, capsys):
+    for argv in _commands(tmp_path, files):
+        error = _error(argv + ["--input-resolution", "--gan-iterations", "3"], capsys)
+        assert "--gan-iterations sets the GAN prior of InputIBA's input stage: add " \
+            "--input-prior gan, or drop it" in error
+        error = _error(argv + ["--input-resolution", "--input-prior", "feature", "--gan-lr",
+                               "1e-3", "--gan-clip", "1"], capsys)
+        assert "--gan-lr, --gan-clip set the GAN prior" in error and "drop them" in error
+        error = _error(argv + ["--gan-critic-steps", "2"], capsys)      # neither is given
+        assert "add --input-resolution --input-prior gan, or drop it" in error
+        error = _error(argv + ["--input-prior", "gan", "--gan-clip", "1"], capsys)
+        assert "--input-prior sets InputIBA's input stage: add --input-resolution" in error
+    assert not os.listdir(str(tmp_path))
+
+
 # ---------------------------------------------------------------- an image bomb
 def _png_header(path, width, height):
     """A PNG whose header declares ``width x height`` RGB pixels (a few bytes of data)."""

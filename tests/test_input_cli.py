@@ -1,6 +1,7 @@
 """InputIBA on the command line: explain / explain-dataset --input-resolution, its input-stage
-options (--input-beta, ..., --prior-scale), the method and settings a result file records, and
-the options that do not combine with it (one line, exit code 2)."""
+options (--input-beta, ..., --prior-scale, --input-prior gan and --gan-*), the method and
+settings a result file records, and the options that do not combine with it (one line, exit
+code 2)."""
 import json
 import os
 
@@ -96,10 +97,11 @@ def test_the_input_stage_options_parse_into_settings_and_show_their_defaults(cap
                                             "--prior-scale", "0.5", "--beta", "7"])
         assert input_stage_from_args(args) == {
             "input_settings": {"beta": 3., "learning_rate": .5, "normalize_beta": False},
-            "prior_scale": .5}
+            "prior_scale": .5, "prior": "feature", "gan_settings": {}}
         assert args.beta == 7. and args.normalize_beta is True     # stage 1 keeps its own
         args = parser.parse_args(command + ["--input-resolution"])
-        assert input_stage_from_args(args) == {"input_settings": {}, "prior_scale": .9}
+        assert input_stage_from_args(args) == {"input_settings": {}, "prior_scale": .9,
+                                               "prior": "feature", "gan_settings": {}}
         assert input_stage_from_args(parser.parse_args(command)) == {}
     for command in ("explain", "explain-dataset"):
         with pytest.raises(SystemExit):
@@ -151,8 +153,10 @@ def test_explain_dataset_with_input_resolution_and_its_resume_checks(tiny, capsy
     from iba_tf.hyperparameters import INPUT_DEFAULTS
     # the input stage's settings are recorded (all seven, typed) like the others
     assert json.loads(results["attrs"]["input_hyperparameters"]) == INPUT_DEFAULTS
-    assert results["attrs"]["prior_scale"] == "0.9"
+    assert results["attrs"]["prior_scale"] == "0.9" and results["attrs"]["prior"] == "feature"
+    assert results["attrs"]["gan_settings"] == ""        # the feature prior has none
     assert feature["attrs"]["input_hyperparameters"] == feature["attrs"]["prior_scale"] == ""
+    assert feature["attrs"]["prior"] == feature["attrs"]["gan_settings"] == ""
     # a file is continued only the way it was made
     error = _error(common + ["--out", input_file], capsys)
     assert "holds maps of InputIBA (--input-resolution), not of the Per-Sample" in error
@@ -181,11 +185,14 @@ def test_explain_dataset_with_input_resolution_and_its_resume_checks(tiny, capsy
     np.testing.assert_array_equal(resumed["saliency"][:4], results["saliency"][:4])
     # a file from before the input-stage options was made with their defaults
     with h5py.File(input_file, "r+") as f:
-        del f.attrs["input_hyperparameters"], f.attrs["prior_scale"]
+        for name in ("input_hyperparameters", "prior_scale", "prior", "gan_settings"):
+            del f.attrs[name]
     assert _main(common + ["--out", input_file, "--input-resolution"]) == 0
     assert "nothing to do" in capsys.readouterr().out
     assert '"steps": 20' in _error(common + ["--out", input_file, "--input-resolution",
                                              "--input-steps", "3"], capsys)
+    assert "was made with other --input-prior (feature there, gan now)" in _error(
+        common + ["--out", input_file, "--input-resolution", "--input-prior", "gan"], capsys)
     # other input-stage settings reach the workers' analyzer and the file
     other = str(root / "other.h5")
     assert _main(common + ["--out", other, "--input-resolution", "--input-steps", "3",
@@ -220,7 +227,8 @@ def test_the_dataset_options_check_the_input_stage():
     assert checked.prior_scale == 0. and isinstance(checked.prior_scale, float)
     plain = DatasetOptions().checked()
     assert (plain.input_settings, plain.prior_scale) == ({}, None)
-    with pytest.raises(InputError, match="input_settings and prior_scale set InputIBA's"):
+    with pytest.raises(InputError, match="input_settings, prior_scale, prior and gan_settings "
+                       "set InputIBA's"):
         DatasetOptions(input_settings={"beta": 3}).checked()
     with pytest.raises(InputError, match="pass input_resolution=True"):
         DatasetOptions(prior_scale=.5).checked()
@@ -230,3 +238,121 @@ def test_the_dataset_options_check_the_input_stage():
         DatasetOptions(input_resolution=True, input_settings={"bta": 1}).checked()
     with pytest.raises(InputError, match=r"prior_scale=nan is invalid: it must be a number in"):
         DatasetOptions(input_resolution=True, prior_scale=float("nan")).checked()
+
+
+# ---------------------------------------------------------------- the GAN prior
+GAN = ["--input-resolution", "--input-prior", "gan", "--gan-iterations", "1",
+       "--gan-critic-steps", "1", "--gan-batch-size", "2"]
+
+
+def test_the_gan_options_parse_into_settings_and_show_the_gan_defaults(capsys):
+    from iba_tf.cli.common import input_stage_from_args
+    from iba_tf.hyperparameters import GAN_SETTINGS
+    parser = cli.build_parser()
+    for command in (["explain", "m.h5", "a.png"], ["explain-dataset", "m.h5", "x.npy", "--out",
+                                                    "o.h5"]):
+        args = parser.parse_args(command + GAN + ["--gan-lr", "1e-3", "--gan-mask-lr", "0",
+                                                  "--gan-noise-lr", "0.5", "--gan-clip", "1"])
+        assert input_stage_from_args(args) == {
+            "input_settings": {}, "prior_scale": .9, "prior": "gan", "gan_settings": dict(
+                iterations=1, critic_steps=1, batch_size=2, learning_rate=1e-3,
+                mask_learning_rate=0., noise_learning_rate=.5, clip=1.)}
+        args = parser.parse_args(command + ["--input-resolution", "--input-prior", "gan"])
+        assert input_stage_from_args(args)["gan_settings"] == {}    # the defaults
+        with pytest.raises(SystemExit):
+            parser.parse_args(command + ["--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        assert "--input-prior {feature,gan}" in text and "(default: feature)" in text
+        for setting in GAN_SETTINGS:        # each option's help ends with its default
+            help_text = text.split(setting.flags[0] + " ")[-1].split(" --")[0]
+            assert help_text.endswith("(default: {})".format(setting.default)), help_text
+        assert "--gan-lr FLOAT the critic's RMSprop learning rate (default: 0.0005)" in text
+    with pytest.raises(SystemExit) as exit_info:        # argparse: one choice of two
+        parser.parse_args(["explain", "m.h5", "a.png", "--input-prior", "gann"])
+    assert exit_info.value.code == 2
+    assert "--input-prior: invalid choice: 'gann'" in capsys.readouterr().err
+
+
+def test_explain_gives_the_gan_options_to_the_analyzer(tiny, monkeypatch):
+    from iba_tf.hyperparameters import GAN_DEFAULTS
+    from iba_tf.tensorflow_v1.model_analyzer import InputModelAnalyzer
+    used = []
+    original = InputModelAnalyzer.explain
+
+    def explain(self, x, targets=None, keys=None):
+        used.append(self.analyzer.get_default())
+        return original(self, x, targets, keys)
+    monkeypatch.setattr(InputModelAnalyzer, "explain", explain)
+    out = str(tiny["root"] / "gan")
+    assert _main(["explain", tiny["model"], tiny["images"][0], "--out", out, "--gan-clip",
+                  "0.05", "--input-steps", "2"] + GAN + FAST) == 0
+    [defaults] = used
+    assert defaults["prior"] == "gan"
+    assert defaults["gan"] == dict(GAN_DEFAULTS, iterations=1, critic_steps=1, batch_size=2,
+                                   clip=.05)
+    saliency = np.load(os.path.join(out, "image0_iba.npy"))
+    assert saliency.shape == (16, 16) and np.isfinite(saliency).all()
+
+
+def test_explain_dataset_records_the_gan_prior_and_resumes_only_with_it(tiny, capsys,
+                                                                       monkeypatch):
+    from iba_tf.hyperparameters import GAN_DEFAULTS
+    from iba_tf.tensorflow_v1.model_analyzer import InputModelAnalyzer
+    used = []
+    original = InputModelAnalyzer.explain
+
+    def explain(self, x, targets=None, keys=None):     # the worker's analyzer (in-process)
+        used.append(self.analyzer.get_default())
+        return original(self, x, targets, keys)
+    monkeypatch.setattr(InputModelAnalyzer, "explain", explain)
+    common = ["explain-dataset", tiny["model"], tiny["arrays"], "--workers", "0",
+              "--no-progress", "--fit-samples", "6", "--chunk-size", "6", "--input-steps",
+              "2"] + FAST
+    path = str(tiny["root"] / "gan.h5")
+    assert _main(common + GAN + ["--out", path]) == 0
+    results = read_results(path)
+    assert (results["status"] == DONE).all() and np.isfinite(results["saliency"]).all()
+    attrs = results["attrs"]
+    assert attrs["method"] == "input_iba" and attrs["prior"] == "gan"
+    # all seven settings, typed, like the other settings
+    assert json.loads(attrs["gan_settings"]) == dict(GAN_DEFAULTS, iterations=1,
+                                                     critic_steps=1, batch_size=2)
+    assert json.loads(attrs["input_hyperparameters"])["steps"] == 2
+    assert [(d["prior"], d["gan"]) for d in used] == [("gan", json.loads(attrs["gan_settings"]))]
+    capsys.readouterr()
+    assert _main(common + GAN + ["--out", path]) == 0           # the same settings: resumed
+    assert "nothing to do" in capsys.readouterr().out
+    error = _error(common + ["--out", path, "--input-resolution"], capsys)
+    assert "was made with other --input-prior (gan there, feature now)" in error
+    assert "pass --overwrite" in error
+    error = _error(common + GAN + ["--out", path, "--gan-clip", "0.2"], capsys)
+    assert "was made with other GAN settings (--gan-iterations, --gan-lr, ...)" in error
+    assert '"clip": 0.1' in error.split(" there")[0] and '"clip": 0.2' in error
+    after = read_results(path, saliency=False)["attrs"]                # left as it was
+    assert (after["prior"], after["gan_settings"]) == (attrs["prior"], attrs["gan_settings"])
+
+
+def test_the_dataset_options_check_the_prior_and_the_gan_settings():
+    from iba_tf.hyperparameters import GAN_DEFAULTS
+    checked = DatasetOptions(input_resolution=True, prior="gan",
+                             gan_settings={"iterations": 2, "clip": 1}).checked()
+    assert checked.prior == "gan" and checked.gan_settings == dict(GAN_DEFAULTS, iterations=2,
+                                                                   clip=1.)
+    assert isinstance(checked.gan_settings["clip"], float)
+    feature = DatasetOptions(input_resolution=True).checked()
+    assert (feature.prior, feature.gan_settings) == ("feature", {})
+    plain = DatasetOptions().checked()
+    assert (plain.prior, plain.gan_settings) == (None, {})
+    with pytest.raises(InputError, match="pass input_resolution=True"):
+        DatasetOptions(prior="gan").checked()
+    with pytest.raises(InputError, match="gan_settings set the GAN prior: pass prior='gan'"):
+        DatasetOptions(input_resolution=True, gan_settings={"iterations": 2}).checked()
+    with pytest.raises(InputError, match="prior='gann' is invalid: it must be one of 'feature', "
+                       "'gan'"):
+        DatasetOptions(input_resolution=True, prior="gann").checked()
+    with pytest.raises(InputError, match="gan_settings: critic_steps=0 is invalid: it must be "
+                       "an int >= 1"):
+        DatasetOptions(input_resolution=True, prior="gan",
+                       gan_settings={"critic_steps": 0}).checked()
+    with pytest.raises(InputError, match="gan_settings: unknown setting 'iters'"):
+        DatasetOptions(input_resolution=True, prior="gan", gan_settings={"iters": 2}).checked()

@@ -1,12 +1,12 @@
 """Options that several ``iba-tf`` subcommands share."""
 from ..errors import InputError
-from ..hyperparameters import (HYPERPARAMETERS, INPUT_DEFAULTS, PRIOR_SCALE, check_prior_scale,
-                               validate)
+from ..hyperparameters import (GAN_SETTINGS, HYPERPARAMETERS, INPUT_DEFAULTS, PRIOR_SCALE,
+                               PRIORS, check_prior_scale, validate)
 
 __all__ = ["load_model", "add_model_arguments", "add_layer_argument",
            "add_input_resolution_argument", "add_hyperparameter_arguments",
            "hyperparameters_from_args", "input_stage_from_args", "input_flag",
-           "INPUT_RESOLUTION_NOTE", "INPUT_STAGE_NOTE"]
+           "INPUT_RESOLUTION_NOTE", "INPUT_STAGE_NOTE", "GAN_NOTE"]
 
 #: what the hyperparameter options mean with ``--input-resolution`` (their group's description)
 INPUT_RESOLUTION_NOTE = (
@@ -19,6 +19,11 @@ INPUT_STAGE_NOTE = (
     "what --X means for stage 1 (the input is this bottleneck's feature: its pixels are input "
     "pixels); --prior-scale weighs stage 1's map in its information term. See "
     "docs/input_iba.md.")
+
+#: the description of the GAN prior's options (``--gan-iterations``, ...)
+GAN_NOTE = (
+    "Only with --input-resolution --input-prior gan: the Wasserstein GAN fitted per input whose "
+    "input mask (instead of stage 1's map) is the input stage's prior. See docs/input_iba.md.")
 
 
 def load_model(args):
@@ -76,8 +81,19 @@ def add_hyperparameter_arguments(parser, description=None, input_stage=False):
             _add_hyperparameter(group, h, prefix, defaults.get(h.name, h.default))
         if input_stage and prefix:
             group.add_argument("--prior-scale", type=float, metavar="FLOAT", help="the "
-                               "largest weight of the prior (stage 1's map scaled to [0, "
-                               "this]); 0: no guidance (default: {})".format(PRIOR_SCALE))
+                               "largest weight of the prior (stage 1's map, or the GAN's "
+                               "mask, scaled to [0, this]); 0: no guidance (default: {})"
+                               .format(PRIOR_SCALE))
+            group.add_argument("--input-prior", choices=PRIORS, help="the prior: 'feature', "
+                               "stage 1's map upsampled, or 'gan', the input mask of a GAN "
+                               "fitted per input, started from it (slower; options below) "
+                               "(default: feature)")
+    if input_stage:
+        group = parser.add_argument_group("InputIBA GAN prior", GAN_NOTE)
+        for g in GAN_SETTINGS:
+            group.add_argument(*g.flags, dest="gan_" + g.name, type=g.type,
+                               metavar=g.type.__name__.upper(),
+                               help="{} (default: {})".format(g.help, g.default))
 
 
 def _add_hyperparameter(group, h, prefix, default):
@@ -109,27 +125,28 @@ def input_stage_from_args(args):
     """InputIBA's input-stage options of parsed ``args``, checked.
 
     Returns:
-        dict: ``{"input_settings": {...}, "prior_scale": float}`` (the options given; the
-        others keep their defaults) with ``--input-resolution``; ``{}`` without it.
+        dict: ``{"input_settings": {...}, "prior_scale": float, "prior": str,
+        "gan_settings": {...}}`` (the options given; the others keep their defaults) with
+        ``--input-resolution``; ``{}`` without it.
 
     Raises:
-        iba_tf.errors.InputError: an option given without ``--input-resolution`` (it would be
-            ignored), or a value out of its range (``--input-steps -1``, ``--prior-scale 2``).
+        iba_tf.errors.InputError: an option given without ``--input-resolution``, a GAN
+            option without ``--input-prior gan`` (it would be ignored), or a value out of its
+            range (``--input-steps -1``, ``--prior-scale 2``, ``--gan-clip 0``).
     """
     given = {h: getattr(args, "input_" + h.name) for h in HYPERPARAMETERS
              if getattr(args, "input_" + h.name) is not None}
-    flags = [input_flag(h.flags[0]) for h in given] + \
-        (["--prior-scale"] if args.prior_scale is not None else [])
+    gan = {g: getattr(args, "gan_" + g.name) for g in GAN_SETTINGS
+           if getattr(args, "gan_" + g.name) is not None}
+    _check_given(args, [g.flags[0] for g in gan], [input_flag(h.flags[0]) for h in given] + [
+        flag for flag, value in (("--prior-scale", args.prior_scale),
+                                 ("--input-prior", args.input_prior)) if value is not None])
     if not args.input_resolution:
-        if flags:
-            raise InputError("{} {} InputIBA's input stage: add --input-resolution, or drop "
-                             "{}".format(", ".join(flags), "sets" if len(flags) == 1 else
-                                         "set", "it" if len(flags) == 1 else "them"))
         return {}
-    for h, value in given.items():
+    for flag, h, value in [(input_flag(h.flags[0]), h, value) for h, value in given.items()] + \
+            [(g.flags[0], g, value) for g, value in gan.items()]:
         if not h.check(value):
-            raise InputError("{}={!r} is invalid: it must be {}.".format(
-                input_flag(h.flags[0]), value, h.expected))
+            raise InputError("{}={!r} is invalid: it must be {}.".format(flag, value, h.expected))
     prior_scale = PRIOR_SCALE
     if args.prior_scale is not None:
         try:
@@ -139,4 +156,27 @@ def input_stage_from_args(args):
                              "no guidance by stage 1, the plain input bottleneck).".format(
                                  args.prior_scale)) from None
     return {"input_settings": {h.name: value for h, value in given.items()},
-            "prior_scale": prior_scale}
+            "prior_scale": prior_scale, "prior": args.input_prior or "feature",
+            "gan_settings": {g.name: value for g, value in gan.items()}}
+
+
+def _check_given(args, gan_flags, stage_flags):
+    """Refuses GAN options without ``--input-prior gan`` and input-stage options without
+    ``--input-resolution``: they would do nothing."""
+    if gan_flags and args.input_prior != "gan":
+        missing = ("" if args.input_resolution else "--input-resolution ") + "--input-prior gan"
+        raise InputError("{} {} the GAN prior of InputIBA's input stage: add {}, or drop {}"
+                         .format(", ".join(gan_flags), _verb(gan_flags), missing,
+                                 _pronoun(gan_flags)))
+    if stage_flags and not args.input_resolution:
+        raise InputError("{} {} InputIBA's input stage: add --input-resolution, or drop {}"
+                         .format(", ".join(stage_flags), _verb(stage_flags),
+                                 _pronoun(stage_flags)))
+
+
+def _verb(flags):
+    return "sets" if len(flags) == 1 else "set"
+
+
+def _pronoun(flags):
+    return "it" if len(flags) == 1 else "them"

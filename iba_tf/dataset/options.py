@@ -52,14 +52,20 @@ def check_input_resolution(value, readout):
     return bool(value)
 
 
-def _input_stage(input_resolution, settings, prior_scale):
-    """``(input_settings, prior_scale)`` checked: all seven (typed) and a float with
-    ``input_resolution``; without it ``({}, None)``, and given values are refused."""
-    if not input_resolution:
-        if settings or prior_scale is not None:
-            raise DatasetError("input_settings and prior_scale set InputIBA's input stage: "
-                               "pass input_resolution=True (--input-resolution), or drop them")
-        return {}, None
+def _input_stage(options):
+    """The input stage's fields of ``options`` checked: ``input_settings`` all seven (typed),
+    ``prior_scale`` a float, ``prior`` one of :data:`~iba_tf.hyperparameters.PRIORS` and
+    ``gan_settings`` all seven (typed; ``{}`` for the feature prior) with
+    ``input_resolution``; without it ``{}``, None, None and ``{}``, and given values are
+    refused, as are GAN settings without ``prior="gan"``."""
+    settings, prior_scale, prior, gan = (options.input_settings, options.prior_scale,
+                                         options.prior, options.gan_settings)
+    if not options.input_resolution:
+        if settings or prior_scale is not None or prior is not None or gan:
+            raise DatasetError("input_settings, prior_scale, prior and gan_settings set "
+                               "InputIBA's input stage: pass input_resolution=True "
+                               "(--input-resolution), or drop them")
+        return dict(input_settings={}, prior_scale=None, prior=None, gan_settings={})
     if not isinstance(settings, dict):
         raise DatasetError("input_settings={!r} is invalid: it must be a dict of IBA "
                            "hyperparameters such as {{'beta': 10}}".format(settings))
@@ -67,8 +73,15 @@ def _input_stage(input_resolution, settings, prior_scale):
         settings = hp.resolve(hp.INPUT_DEFAULTS, **settings)
     except (TypeError, ValueError) as error:
         raise DatasetError("input_settings: {}".format(error)) from None
-    return settings, hp.PRIOR_SCALE if prior_scale is None else hp.check_prior_scale(
-        prior_scale)
+    prior = hp.check_prior("feature" if prior is None else prior)
+    if gan and prior != "gan":
+        raise DatasetError("gan_settings set the GAN prior: pass prior='gan' (--input-prior "
+                           "gan), or drop them")
+    gan = hp.gan_settings(hp.GAN_DEFAULTS, gan) if prior == "gan" else {}
+    return dict(input_settings=settings, prior=prior,
+                prior_scale=hp.PRIOR_SCALE if prior_scale is None else hp.check_prior_scale(
+                    prior_scale),
+                gan_settings={g.name: g.type(gan[g.name]) for g in hp.GAN_SETTINGS if gan})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,6 +123,11 @@ class DatasetOptions:
             :data:`~iba_tf.hyperparameters.INPUT_DEFAULTS`). Only with ``input_resolution``.
         prior_scale (float): InputIBA's largest prior weight, in [0, 1] (None:
             :data:`~iba_tf.hyperparameters.PRIOR_SCALE`). Only with ``input_resolution``.
+        prior (str): the prior of InputIBA's input stage, ``"feature"`` or ``"gan"``
+            (None: ``"feature"``). Only with ``input_resolution``.
+        gan_settings (dict): settings of the GAN prior (names of
+            :data:`~iba_tf.hyperparameters.GAN_SETTINGS`; the others keep
+            :data:`~iba_tf.hyperparameters.GAN_DEFAULTS`). Only with ``prior="gan"``.
         progress (bool): show a progress bar.
         log (callable): where messages go (None: nowhere).
     """
@@ -133,6 +151,8 @@ class DatasetOptions:
     input_resolution: bool = False
     input_settings: dict = dataclasses.field(default_factory=dict)
     prior_scale: typing.Optional[float] = None
+    prior: typing.Optional[str] = None
+    gan_settings: dict = dataclasses.field(default_factory=dict)
     progress: bool = True
     log: typing.Optional[typing.Callable] = print
 
@@ -161,8 +181,10 @@ class DatasetOptions:
         ``resize`` becomes ``(height, width)`` or None, ``targets`` ``"label"``,
         ``"predicted"`` or a class index as a string, ``hyperparameters`` all seven (typed),
         ``custom_objects`` a tuple, ``readout`` an absolute path (or None),
-        ``input_resolution`` a bool, ``input_settings`` all seven (typed) and ``prior_scale``
-        a float with ``input_resolution`` (``{}`` and None without) and ``log`` a callable.
+        ``input_resolution`` a bool, ``input_settings`` all seven (typed), ``prior_scale``
+        a float and ``prior`` a string with ``input_resolution`` (``{}`` and None without),
+        ``gan_settings`` all seven (typed) with ``prior="gan"`` (else ``{}``) and ``log`` a
+        callable.
 
         Raises:
             ~iba_tf.errors.InputError: naming the first bad value and what was expected.
@@ -184,12 +206,11 @@ class DatasetOptions:
             hyperparameters = hp.resolve(**self.hyperparameters)
         except TypeError as error:
             raise DatasetError(str(error))
-        input_settings, prior_scale = _input_stage(input_resolution, self.input_settings,
-                                                   self.prior_scale)
+        stage = _input_stage(dataclasses.replace(self, input_resolution=input_resolution))
         return dataclasses.replace(
             self, workers=workers, chunk_size=chunk_size, fit_samples=fit_samples,
             tf_threads=tf_threads, hyperparameters=hyperparameters,
             resize=parse_size(self.resize), targets=parse_targets(self.targets),
             custom_objects=tuple(self.custom_objects or ()), readout=readout,
-            input_resolution=input_resolution, input_settings=input_settings,
-            prior_scale=prior_scale, log=self.log or (lambda *args, **kwargs: None))
+            input_resolution=input_resolution, log=self.log or (lambda *args, **kwargs: None),
+            **stage)

@@ -50,7 +50,8 @@ _RESUME_SETTINGS = collections.OrderedDict([
 # files from before their options hold none: they were made with the defaults.
 _INPUT_STAGE_SETTINGS = collections.OrderedDict([
     ("input_hyperparameters", "input-stage hyperparameters (--input-beta, --input-steps, ...)"),
-    ("prior_scale", "--prior-scale")])
+    ("prior_scale", "--prior-scale"), ("prior", "--input-prior"),
+    ("gan_settings", "GAN settings (--gan-iterations, --gan-lr, ...)")])
 
 # The ``method`` attribute of a file -> what made its maps.
 _METHODS = {"iba": "the Per-Sample Bottleneck (without --input-resolution)",
@@ -62,12 +63,14 @@ def _method(options):
     return "readout" if options.readout else "input_iba" if options.input_resolution else "iba"
 
 
-def _input_stage_attrs(input_settings, prior_scale):
-    """The attributes of InputIBA's input-stage settings (None, None: "", without InputIBA)."""
+def _input_stage_attrs(input_settings, prior_scale, prior="feature", gan_settings=None):
+    """The attributes of InputIBA's input-stage settings (all "" without InputIBA:
+    ``input_settings`` None; ``gan_settings`` "" without the GAN prior)."""
     if input_settings is None:
         return dict.fromkeys(_INPUT_STAGE_SETTINGS, "")
     return {"input_hyperparameters": json.dumps(input_settings, sort_keys=True),
-            "prior_scale": repr(float(prior_scale))}
+            "prior_scale": repr(float(prior_scale)), "prior": prior,
+            "gan_settings": json.dumps(gan_settings, sort_keys=True) if gan_settings else ""}
 
 
 def _stored_method(attrs):
@@ -129,7 +132,7 @@ def _check_resume(store, attrs, keys, layer):
         there, wanted = store.attrs.get(name, legacy[name]), attrs[name]
         if str(there) != str(wanted):
             raise DatasetError("{} was made with other {} ({} there, {} now); {}".format(
-                store.path, what, there, wanted, advice))
+                store.path, what, there or "none", wanted or "none", advice))
     if layer is not None and layer != store.attrs.get("layer"):
         raise DatasetError("{} was made with --layer {}, not {}; {}".format(
             store.path, store.attrs.get("layer"), layer, advice))
@@ -180,7 +183,8 @@ class _Run:
                    readout=options.readout, readout_sha256=self.attrs["readout_sha256"],
                    input_resolution=options.input_resolution,
                    input_settings=tuple(sorted(options.input_settings.items())),
-                   prior_scale=options.prior_scale)
+                   prior_scale=options.prior_scale, prior=options.prior,
+                   gan_settings=tuple(sorted(options.gan_settings.items())))
 
 
 def explain_dataset(model, source, out, options=None, **keywords):
@@ -270,7 +274,7 @@ def _attrs(model, data, options):
             "readout_sha256": _sha256(options.readout) if options.readout else "",
             "method": _method(options),
             **_input_stage_attrs(options.input_settings if options.input_resolution else None,
-                                 options.prior_scale)}
+                                 options.prior_scale, options.prior, options.gan_settings)}
 
 
 def _nothing_to_do(run, store):

@@ -55,6 +55,8 @@ class Job:
             hyperparameters set its feature stage.
         input_settings (tuple): ``(name, value)`` pairs of InputIBA's input stage.
         prior_scale (float): InputIBA's largest prior weight (None without InputIBA).
+        prior (str): InputIBA's prior, ``"feature"`` or ``"gan"`` (None without InputIBA).
+        gan_settings (tuple): ``(name, value)`` pairs of the GAN prior's settings.
     """
     model: str
     model_sha256: str
@@ -71,6 +73,8 @@ class Job:
     input_resolution: bool = False
     input_settings: tuple = ()
     prior_scale: typing.Optional[float] = None
+    prior: typing.Optional[str] = None
+    gan_settings: tuple = ()
 
     def model_key(self):
         """What identifies a loaded model and analyzer (threads and class indices do not;
@@ -78,7 +82,7 @@ class Job:
         return (self.model, self.model_sha256, self.layer, self.custom_objects,
                 self.hyperparameters, self.targets == "predicted", self.readout,
                 self.readout_sha256, self.input_resolution, self.input_settings,
-                self.prior_scale)
+                self.prior_scale, self.prior, self.gan_settings)
 
 
 def _session_config(threads):
@@ -130,8 +134,9 @@ class Explainer:
         else:
             kind, stage = ModelAnalyzer, {}
             if job.input_resolution:
-                kind, stage = InputModelAnalyzer, dict(input_settings=dict(job.input_settings),
-                                                       prior_scale=job.prior_scale)
+                kind, stage = InputModelAnalyzer, dict(
+                    input_settings=dict(job.input_settings), prior_scale=job.prior_scale,
+                    prior=job.prior or "feature", gan_settings=dict(job.gan_settings))
             self.explainer = kind.build(
                 model, job.layer, explain_predicted=job.targets == "predicted",
                 copy_session_config=config, **dict(job.hyperparameters), **stage)

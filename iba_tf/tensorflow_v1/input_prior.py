@@ -19,35 +19,16 @@ INPUT_DEFAULTS = hyperparameters.INPUT_DEFAULTS
 #: the largest prior weight (:data:`iba_tf.hyperparameters.PRIOR_SCALE`); < 1 keeps passing
 #: costly everywhere
 PRIOR_SCALE = hyperparameters.PRIOR_SCALE
-#: the sources of the input stage's prior (``"feature"``, the upsampled stage-1 map, or
-#: ``"gan"``, the input mask of a generator fitted per input, :mod:`.input_gan`)
-PRIORS = ("feature", "gan")
-#: settings of the GAN stage (``prior="gan"``): ``iterations`` generator steps, each after
-#: ``critic_steps`` critic steps on ``batch_size`` real and generated feature maps; RMSprop
-#: with ``learning_rate`` (critic), ``mask_learning_rate`` (the mask's logits) and
-#: ``noise_learning_rate`` (the generator's noise mean and std, relative to the input's std);
-#: the critic's weights are clipped to ``[-clip, clip]``. Far fewer steps than the authors'
-#: (about 1400 critic and 400 generator steps, batch 32, critic rate 5e-5), larger rates (the
-#: mask's logits can move 1.0 against their 1.6); 40 generator steps cost 3.5x more and scored
-#: the same on the selection images, see docs/input_iba.md
-GAN_DEFAULTS = dict(iterations=10, critic_steps=5, batch_size=16, learning_rate=5e-4,
-                    mask_learning_rate=0.02, noise_learning_rate=0.02, clip=0.1)
-_GAN_RULES = dict(
-    iterations=(lambda v: hyperparameters.is_int(v) and v >= 0,
-                "an int >= 0 (generator steps; 0 keeps the stage-1 prior)"),
-    critic_steps=(lambda v: hyperparameters.is_int(v) and v >= 1, "an int >= 1"),
-    batch_size=(lambda v: hyperparameters.is_int(v) and v >= 1, "an int >= 1"),
-    learning_rate=(lambda v: _finite_real(v) and v > 0, "a finite number > 0"),
-    mask_learning_rate=(lambda v: _finite_real(v) and v >= 0, "a finite number >= 0"),
-    noise_learning_rate=(lambda v: _finite_real(v) and v >= 0, "a finite number >= 0"),
-    clip=(lambda v: _finite_real(v) and v > 0, "a finite number > 0"))
+#: the sources of the input stage's prior (:data:`iba_tf.hyperparameters.PRIORS`):
+#: ``"feature"``, the upsampled stage-1 map, or ``"gan"``, the input mask of a generator fitted
+#: per input (:mod:`.input_gan`)
+PRIORS = hyperparameters.PRIORS
+#: settings of the GAN stage (``prior="gan"``): :data:`iba_tf.hyperparameters.GAN_DEFAULTS`
+#: (defined there, with their checks and help, so that the command line needs no TensorFlow)
+GAN_DEFAULTS = hyperparameters.GAN_DEFAULTS
 #: the defaults of an InputIBA (the stages' settings, the prior's kind and scale)
 STAGE_DEFAULTS = dict(feature=dict(hyperparameters.DEFAULTS), input=INPUT_DEFAULTS,
                       prior_scale=PRIOR_SCALE, prior="feature", gan=GAN_DEFAULTS)
-
-
-def _finite_real(value):
-    return hyperparameters.is_real(value) and np.isfinite(value)
 
 
 def prior_masks(feature_maps, channels, scale):
@@ -80,39 +61,6 @@ def stage_settings(defaults, given, what):
         raise InputError("{}: {}".format(what, error)) from None
 
 
-def gan_settings(defaults, given):
-    """``defaults`` (as :data:`GAN_DEFAULTS`) updated with the dict ``given``, checked.
-
-    Raises:
-        iba_tf.errors.InputError: naming an unknown name or a bad value and what it must be.
-    """
-    if given is None:
-        return dict(defaults)
-    if not isinstance(given, dict):
-        raise InputError("gan_settings={!r} is invalid: it must be a dict such as "
-                         "{{'iterations': 20}} (names: {}).".format(given, ", ".join(_GAN_RULES)))
-    merged = dict(defaults)
-    for name, value in given.items():
-        if name not in _GAN_RULES:
-            raise InputError("gan_settings: unknown setting {!r}; the GAN stage takes {}."
-                             .format(name, ", ".join(_GAN_RULES)))
-        check, expected = _GAN_RULES[name]
-        if not check(value):
-            raise InputError("gan_settings: {}={!r} is invalid: it must be {}.".format(
-                name, value, expected))
-        merged[name] = value
-    return merged
-
-
-def check_prior(value):
-    """``value`` if it is one of :data:`PRIORS`, else InputError."""
-    if value not in PRIORS:
-        raise InputError("prior={!r} is invalid: it must be one of {} ('feature': the upsampled "
-                         "feature map, 'gan': the mask of a generator fitted per input)."
-                         .format(value, ", ".join(repr(p) for p in PRIORS)))
-    return value
-
-
 def merged_settings(defaults, feature_settings=None, input_settings=None, prior_scale=None,
                     prior=None, gan=None):
     """``defaults`` (as :data:`STAGE_DEFAULTS`) with the given overrides, checked; a new dict.
@@ -135,6 +83,12 @@ def merged_settings(defaults, feature_settings=None, input_settings=None, prior_
 #: ``value`` as a float in [0, 1], else InputError
 #: (:func:`iba_tf.hyperparameters.check_prior_scale`)
 check_prior_scale = hyperparameters.check_prior_scale
+#: ``value`` if it is one of :data:`PRIORS`, else InputError
+#: (:func:`iba_tf.hyperparameters.check_prior`)
+check_prior = hyperparameters.check_prior
+#: ``defaults`` updated with the dict ``given`` of GAN settings, checked
+#: (:func:`iba_tf.hyperparameters.gan_settings`)
+gan_settings = hyperparameters.gan_settings
 
 
 class Estimators:

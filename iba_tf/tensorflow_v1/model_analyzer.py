@@ -59,8 +59,8 @@ class ModelAnalyzer:
                 the targets (``"index"``).
             copy_session_config: the config of the analyzer's session.
             **hyperparameters: IBA hyperparameters (:mod:`iba_tf.hyperparameters`);
-                :class:`InputModelAnalyzer` also takes ``input_settings`` and
-                ``prior_scale`` (its input stage's).
+                :class:`InputModelAnalyzer` also takes ``input_settings``, ``prior_scale``,
+                ``prior`` and ``gan_settings`` (its input stage's).
 
         Raises:
             iba_tf.errors.InputError: no such layer, or a bad hyperparameter.
@@ -116,7 +116,8 @@ class InputModelAnalyzer(ModelAnalyzer):
     itself; the maps are bits per input pixel (``docs/input_iba.md``). Same interface as
     :class:`ModelAnalyzer`: :meth:`ModelAnalyzer.build` (its IBA hyperparameters set stage 1;
     ``input_settings`` (a dict) and ``prior_scale`` set the input stage, whose defaults are
-    :data:`~iba_tf.tensorflow_v1.input_prior.INPUT_DEFAULTS` and ``PRIOR_SCALE``),
+    :data:`~iba_tf.tensorflow_v1.input_prior.INPUT_DEFAULTS` and ``PRIOR_SCALE``; ``prior``
+    (``"feature"`` or ``"gan"``) and ``gan_settings`` (over ``GAN_DEFAULTS``) its prior),
     ``analyzer.fit(x)`` estimates the feature and the input statistics,
     :meth:`ModelAnalyzer.explain` returns ``(maps, targets, predicted)``.
 
@@ -134,9 +135,12 @@ class InputModelAnalyzer(ModelAnalyzer):
         hyperparameters = dict(hyperparameters)
         input_settings = hyperparameters.pop("input_settings", None)
         prior_scale = hyperparameters.pop("prior_scale", PRIOR_SCALE)
+        prior = hyperparameters.pop("prior", "feature")
+        gan_settings = hyperparameters.pop("gan_settings", None)
         return InputIBA(logits, neuron_selection_mode=mode, feature_name=layer,
                         feature_settings=hyperparameters, input_settings=input_settings,
-                        prior_scale=prior_scale, copy_session_config=copy_session_config)
+                        prior_scale=prior_scale, copy_session_config=copy_session_config,
+                        prior=prior, gan_settings=gan_settings)
 
 
 def logits_of(model):
