@@ -108,6 +108,8 @@ def parse_args(argv=None):
     parser.add_argument("--no-sanity", action="store_true", help="skip the sanity check")
     parser.add_argument("--no-readout", action="store_true",
                         help="skip the Readout Bottleneck's row")
+    parser.add_argument("--no-baselines", action="store_true",
+                        help="only the IBA rows (e.g. to add InputIBA's rows to a table)")
     parser.add_argument("--no-sign-variants", action="store_true",
                         help="skip the rows of integrated gradients ranked by its absolute value "
                              "and by its positive part (degradation only, same attributions)")
@@ -188,7 +190,10 @@ def input_iba_methods(model, layer, betas, fit_data, args):
     return methods
 
 
-def baseline_methods(model, ig_steps):
+def baseline_methods(model, ig_steps, skip=False):
+    """The gradient family and the random ranking (none with ``--no-baselines``)."""
+    if skip:
+        return []
     from iba_tf.baselines import create_analyzer
     methods = []
     for name, key, absolute in BASELINE_METHODS:
@@ -330,7 +335,7 @@ def run_mnist(settings, args, out):
     if not args.no_readout:
         methods.append(Method(READOUT_ROW, lambda: readout_rows.mnist_readout(
             model, args.mnist_layer, fit, y_train[:len(fit)], settings["readout_epochs"])))
-    methods += baseline_methods(model, settings["ig_steps"])
+    methods += baseline_methods(model, settings["ig_steps"], args.no_baselines)
     sanity_X = X[:settings["mnist_sanity"]]
     # the digit's pixels (and a 1 px rim): the background is 0 in every image
     digits = scipy.ndimage.binary_dilation(sanity_X[..., 0] > 0.1, iterations=1,
@@ -365,7 +370,7 @@ def run_fer(settings, args, out):
         methods.append(Method(READOUT_ROW, lambda: readout_rows.fer_readout(
             model, args.fer_layer, faces, order[:settings["faces_eval"]],
             settings["readout_folds"], settings["fer_readout_epochs"])))
-    methods += baseline_methods(model, settings["ig_steps"])
+    methods += baseline_methods(model, settings["ig_steps"], args.no_baselines)
     results = evaluate("fer", model, X, targets, methods, settings, args,
                        X[:settings["faces_sanity"]], settings["fer_groups"], out)
     info = dict(samples=len(X), tile=args.fer_tile, layer=args.fer_layer,
