@@ -34,6 +34,8 @@ benchmark: venv
 	$(PY) benchmarks/analyze_speed.py
 	$(PY) benchmarks/dataset_throughput.py
 	$(PY) benchmarks/attribution_quality.py
+	$(PY) benchmarks/input_iba_cost.py
+	$(PY) benchmarks/readout_speed.py
 
 clean:
 	rm -rf .venv .venv-tf2 demo_output .pytest_cache docs/_build
