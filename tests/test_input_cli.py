@@ -114,8 +114,9 @@ def test_the_input_stage_options_parse_into_settings_and_show_their_defaults(cap
         assert "Python" not in text
 
 
-def test_explain_gives_the_input_stage_options_to_the_analyzer(tiny, monkeypatch):
-    from iba_tf.tensorflow_v1.input_prior import INPUT_DEFAULTS
+def recorded_defaults(monkeypatch):
+    """A list that receives the InputIBA defaults of every in-process explanation
+    (``iba-tf explain``, ``explain-dataset --workers 0``)."""
     from iba_tf.tensorflow_v1.model_analyzer import InputModelAnalyzer
     used = []
     original = InputModelAnalyzer.explain
@@ -124,6 +125,12 @@ def test_explain_gives_the_input_stage_options_to_the_analyzer(tiny, monkeypatch
         used.append(self.analyzer.get_default())
         return original(self, x, targets, keys)
     monkeypatch.setattr(InputModelAnalyzer, "explain", explain)
+    return used
+
+
+def test_explain_gives_the_input_stage_options_to_the_analyzer(tiny, monkeypatch):
+    from iba_tf.tensorflow_v1.input_prior import INPUT_DEFAULTS
+    used = recorded_defaults(monkeypatch)
     out = str(tiny["root"] / "options")
     assert _main(["explain", tiny["model"], tiny["images"][0], "--out", out,
                   "--input-resolution", "--input-steps", "1", "--input-beta", "1e4",
@@ -275,14 +282,7 @@ def test_the_gan_options_parse_into_settings_and_show_the_gan_defaults(capsys):
 
 def test_explain_gives_the_gan_options_to_the_analyzer(tiny, monkeypatch):
     from iba_tf.hyperparameters import GAN_DEFAULTS
-    from iba_tf.tensorflow_v1.model_analyzer import InputModelAnalyzer
-    used = []
-    original = InputModelAnalyzer.explain
-
-    def explain(self, x, targets=None, keys=None):
-        used.append(self.analyzer.get_default())
-        return original(self, x, targets, keys)
-    monkeypatch.setattr(InputModelAnalyzer, "explain", explain)
+    used = recorded_defaults(monkeypatch)
     out = str(tiny["root"] / "gan")
     assert _main(["explain", tiny["model"], tiny["images"][0], "--out", out, "--gan-clip",
                   "0.05", "--input-steps", "2"] + GAN + FAST) == 0
@@ -297,14 +297,7 @@ def test_explain_gives_the_gan_options_to_the_analyzer(tiny, monkeypatch):
 def test_explain_dataset_records_the_gan_prior_and_resumes_only_with_it(tiny, capsys,
                                                                        monkeypatch):
     from iba_tf.hyperparameters import GAN_DEFAULTS
-    from iba_tf.tensorflow_v1.model_analyzer import InputModelAnalyzer
-    used = []
-    original = InputModelAnalyzer.explain
-
-    def explain(self, x, targets=None, keys=None):     # the worker's analyzer (in-process)
-        used.append(self.analyzer.get_default())
-        return original(self, x, targets, keys)
-    monkeypatch.setattr(InputModelAnalyzer, "explain", explain)
+    used = recorded_defaults(monkeypatch)       # the worker's analyzer runs in-process here
     common = ["explain-dataset", tiny["model"], tiny["arrays"], "--workers", "0",
               "--no-progress", "--fit-samples", "6", "--chunk-size", "6", "--input-steps",
               "2"] + FAST
