@@ -8,7 +8,7 @@ from iba_tf.tensorflow_v1.compat import tf
 from iba_tf.tensorflow_v1.input_gan import MASK_FLOOR, channel_statistics
 from iba_tf.tensorflow_v1.input_iba import InputIBA, prior_masks
 from iba_tf.tensorflow_v1.input_prior import GAN_DEFAULTS
-from test_input_iba import FAST, REGION, cnn, data, region_model
+from test_input_iba import FAST, REGION, cnn, data, region_model, seeded_analyzer
 
 GAN_FAST = dict(iterations=10, critic_steps=2, batch_size=8)
 
@@ -73,15 +73,8 @@ def test_channel_statistics_pool_the_pixels():
 
 
 def _seeded(seed, weights=None):
-    K.clear_session()
-    tf.set_random_seed(seed)
-    model = cnn()
-    if weights is not None:
-        model.set_weights(weights)
-    x = np.random.RandomState(0).randn(20, 16, 16, 2).astype("float32")
-    analyzer = InputIBA(model, feature_name="feature", neuron_selection_mode="index",
-                        feature_settings=FAST, input_settings=FAST, gan_settings=GAN_FAST)
-    analyzer.fit(x)
+    analyzer, model, x = seeded_analyzer(seed, weights, neuron_selection_mode="index",
+                                         gan_settings=GAN_FAST)
     masks = _stage2(analyzer, x[:2])[1]
     maps = analyzer.analyze(x[:2], neuron_selection=[0, 1], prior="gan")
     return masks, maps, model.get_weights()

@@ -89,7 +89,9 @@ def test_a_region_smaller_than_one_feature_pixel_is_found():
         np.isnan(block), np.nan, feature_map[4:8, 8:12]))
 
 
-def _seeded_maps(seed, weights=None):
+def seeded_analyzer(seed, weights=None, **kwargs):
+    """(analyzer, model, x): a fitted InputIBA of the test CNN in a graph seeded with
+    ``seed`` (the CNN's ``weights`` if given; ``kwargs`` for InputIBA)."""
     K.clear_session()
     tf.set_random_seed(seed)
     model = cnn()
@@ -97,8 +99,13 @@ def _seeded_maps(seed, weights=None):
         model.set_weights(weights)
     x = np.random.RandomState(0).randn(20, 16, 16, 2).astype("float32")
     analyzer = InputIBA(model, feature_name="feature", feature_settings=FAST,
-                        input_settings=FAST)
+                        input_settings=FAST, **kwargs)
     analyzer.fit(x)
+    return analyzer, model, x
+
+
+def _seeded_maps(seed, weights=None):
+    analyzer, model, x = seeded_analyzer(seed, weights)
     return analyzer.analyze(x[:2]), model.get_weights()
 
 
